@@ -1,0 +1,5 @@
+"""Allow ``python -m duespark``."""
+
+from duespark.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Invoices: amounts owed, their due dates and their life from draft to paid."""

@@ -1,0 +1,138 @@
+"""JSON endpoints under /invoices."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query, Response, status
+
+from duespark.auth.dependencies import CurrentUser
+from duespark.clock import local_today
+from duespark.dependencies import NowDep, SessionDep
+from duespark.invoices import service as invoice_service
+from duespark.invoices.repository import InvoiceFilters
+from duespark.invoices.schemas import (
+    InvoiceCreate,
+    InvoiceDate,
+    InvoiceRead,
+    InvoiceSort,
+    InvoiceUpdate,
+    MarkPaid,
+)
+from duespark.invoices.status import InvoiceStatus
+from duespark.kit.pagination import MAX_ID, Page, PageParams, ResourceId, page_params
+from duespark.models import Invoice, User
+
+router = APIRouter(prefix="/invoices", tags=["invoices"])
+
+NOT_FOUND = {404: {"description": "No such invoice in this account"}}
+REFUSED = {**NOT_FOUND, 409: {"description": "The state machine refuses this change"}}
+
+
+def _read(invoice: Invoice, user: User, now: datetime) -> InvoiceRead:
+    return InvoiceRead.from_invoice(invoice, today=local_today(now, user.time_zone))
+
+
+def invoice_filters(
+    status: Annotated[InvoiceStatus | None, Query(alias="status")] = None,
+    client_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    overdue: Annotated[bool | None, Query(description="Only (or no) overdue invoices.")] = None,
+    due_before: Annotated[InvoiceDate | None, Query(description="Due strictly before.")] = None,
+    due_after: Annotated[InvoiceDate | None, Query(description="Due strictly after.")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Search number, notes, client name.")
+    ] = None,
+) -> InvoiceFilters:
+    return InvoiceFilters(
+        status=status.value if status else None,
+        client_id=client_id,
+        overdue=overdue,
+        due_before=due_before,
+        due_after=due_after,
+        q=q,
+    )
+
+
+@router.get("", response_model=Page[InvoiceRead])
+def list_invoices(
+    user: CurrentUser,
+    session: SessionDep,
+    now: NowDep,
+    page: Annotated[PageParams, Depends(page_params)],
+    filters: Annotated[InvoiceFilters, Depends(invoice_filters)],
+    sort: InvoiceSort = InvoiceSort.due_date,
+) -> Page[InvoiceRead]:
+    """Invoices, earliest due first unless ``sort`` says otherwise."""
+    invoices, total = invoice_service.list_invoices(
+        session, user, filters=filters, sort=sort, page=page, now=now
+    )
+    today = local_today(now, user.time_zone)
+    return Page[InvoiceRead](
+        items=[InvoiceRead.from_invoice(invoice, today=today) for invoice in invoices],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=InvoiceRead)
+def create_invoice(
+    data: InvoiceCreate, user: CurrentUser, session: SessionDep, now: NowDep
+) -> InvoiceRead:
+    invoice = invoice_service.create_invoice(session, user, data=data, now=now)
+    return _read(invoice, user, now)
+
+
+@router.get("/{invoice_id}", response_model=InvoiceRead, responses=NOT_FOUND)
+def read_invoice(
+    invoice_id: ResourceId, user: CurrentUser, session: SessionDep, now: NowDep
+) -> InvoiceRead:
+    return _read(invoice_service.get_invoice(session, user, invoice_id), user, now)
+
+
+@router.patch("/{invoice_id}", response_model=InvoiceRead, responses=REFUSED)
+def update_invoice(
+    invoice_id: ResourceId,
+    data: InvoiceUpdate,
+    user: CurrentUser,
+    session: SessionDep,
+    now: NowDep,
+) -> InvoiceRead:
+    invoice = invoice_service.update_invoice(session, user, invoice_id, data=data, now=now)
+    return _read(invoice, user, now)
+
+
+@router.delete("/{invoice_id}", status_code=status.HTTP_204_NO_CONTENT, responses=REFUSED)
+def delete_invoice(invoice_id: ResourceId, user: CurrentUser, session: SessionDep) -> Response:
+    """Delete a draft or void invoice."""
+    invoice_service.delete_invoice(session, user, invoice_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{invoice_id}/mark-paid", response_model=InvoiceRead, responses=REFUSED)
+def mark_paid(
+    invoice_id: ResourceId,
+    user: CurrentUser,
+    session: SessionDep,
+    now: NowDep,
+    data: Annotated[MarkPaid | None, Body()] = None,
+) -> InvoiceRead:
+    """Record the payment of an open invoice (optionally when, and how much arrived)."""
+    invoice = invoice_service.mark_paid(session, user, invoice_id, data=data or MarkPaid(), now=now)
+    return _read(invoice, user, now)
+
+
+@router.post("/{invoice_id}/void", response_model=InvoiceRead, responses=REFUSED)
+def void_invoice(
+    invoice_id: ResourceId, user: CurrentUser, session: SessionDep, now: NowDep
+) -> InvoiceRead:
+    return _read(invoice_service.void_invoice(session, user, invoice_id, now=now), user, now)
+
+
+@router.post("/{invoice_id}/reopen", response_model=InvoiceRead, responses=REFUSED)
+def reopen_invoice(
+    invoice_id: ResourceId, user: CurrentUser, session: SessionDep, now: NowDep
+) -> InvoiceRead:
+    """Return a paid or void invoice to open."""
+    return _read(invoice_service.reopen_invoice(session, user, invoice_id, now=now), user, now)

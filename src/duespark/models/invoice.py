@@ -1,0 +1,48 @@
+"""An invoice: an amount a client owes by a due date.
+
+Amounts are integer minor units of ``currency`` (cents for EUR, yen for JPY), never floats.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from duespark.models.base import Base, Timestamps
+
+
+class Invoice(Timestamps, Base):
+    __tablename__ = "invoice"
+    __table_args__ = (
+        UniqueConstraint("user_id", "number", name="uq_invoice_user_id_number"),
+        CheckConstraint("status IN ('draft', 'open', 'paid', 'void')", name="status"),
+        CheckConstraint("amount_minor >= 0", name="amount_not_negative"),
+        Index("ix_invoice_user_id_status_due_date", "user_id", "status", "due_date"),
+        Index("ix_invoice_client_id", "client_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False
+    )
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), nullable=False)
+    number: Mapped[str] = mapped_column(String(64), nullable=False)
+    amount_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    issue_date: Mapped[date] = mapped_column(nullable=False)
+    due_date: Mapped[date] = mapped_column(nullable=False)
+    status: Mapped[str] = mapped_column(String(8), nullable=False)
+    paid_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    amount_paid_minor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    payment_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    notes: Mapped[str] = mapped_column(Text, nullable=False, default="")

@@ -1,0 +1,1 @@
+"""The runbooks as library code; the CLI and the server call these."""

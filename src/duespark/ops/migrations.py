@@ -1,0 +1,65 @@
+"""Schema migrations (Alembic) as functions: upgrade, where the schema is, what is pending.
+
+The migration scripts ship inside the package, so an installed ``duespark db upgrade``
+finds them wherever it runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    current: str | None
+    head: str
+
+    @property
+    def is_current(self) -> bool:
+        return self.current == self.head
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("file_template", "%%(year)d-%%(month).2d-%%(day).2d_%%(rev)s_%%(slug)s")
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError("no migrations found in " + str(MIGRATIONS_DIR))
+    return head
+
+
+def schema_state(engine: Engine) -> SchemaState:
+    """Where the database's schema stands relative to the code's newest migration."""
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    return SchemaState(current=current, head=head_revision())
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply pending migrations, in one transaction where the database allows it."""
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def pending_revisions(engine: Engine) -> list[str]:
+    """Revisions between the database's current one and head, oldest first."""
+    state = schema_state(engine)
+    script = ScriptDirectory.from_config(alembic_config())
+    revisions = script.iterate_revisions(state.head, state.current)
+    return [revision.revision for revision in reversed(list(revisions))]
