@@ -300,3 +300,18 @@ def test_passwords_are_hashed_with_argon2id_at_owasp_minimum(
     memory, passes = int(params["m"]), int(params["t"])
     # OWASP: m=19 MiB with t=2, or an equivalent trade of memory for passes.
     assert (memory >= 19_456 and passes >= 2) or (memory >= 47_104 and passes >= 1)
+
+
+def test_one_address_trying_many_accounts_is_throttled(api: TestClient, database: Database) -> None:
+    """The per-address limit: 30 failures across different accounts, then 429."""
+    from duespark.auth.throttle import ADDRESS_LIMIT
+
+    for attempt in range(ADDRESS_LIMIT):
+        response = api.post(
+            "/auth/login", data={"username": f"user{attempt}@example.com", "password": "nope"}
+        )
+        assert response.status_code == 401
+    blocked = api.post("/auth/login", data={"username": "fresh@example.com", "password": "nope"})
+    assert blocked.status_code == 429
+    assert int(blocked.headers["retry-after"]) > 0
+    assert count(database, LoginFailure) == ADDRESS_LIMIT

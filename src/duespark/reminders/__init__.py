@@ -1,0 +1,1 @@
+"""Reminders: the policy, planning, templates, the ledger of sends and skips."""
