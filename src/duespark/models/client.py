@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from duespark.models.base import Base, Timestamps
@@ -26,3 +27,8 @@ class Client(Timestamps, Base):
     default_currency: Mapped[str] = mapped_column(String(3), nullable=False)
     notes: Mapped[str] = mapped_column(Text, nullable=False, default="")
     reminders_paused_until: Mapped[date | None] = mapped_column(nullable=True)
+    reminders_paused: Mapped[bool] = mapped_column(
+        nullable=False, default=False, server_default=false()
+    )
+    # Overrides the account's reminder policy for this client; None means "use the account's".
+    reminder_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -46,3 +47,7 @@ class Invoice(Timestamps, Base):
     amount_paid_minor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     payment_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
     notes: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    reminders_paused: Mapped[bool] = mapped_column(
+        nullable=False, default=False, server_default=false()
+    )
+    reminders_paused_until: Mapped[date | None] = mapped_column(nullable=True)

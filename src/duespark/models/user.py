@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import String
+from datetime import date
+from typing import Any
+
+from sqlalchemy import JSON, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from duespark.models.base import Base, Timestamps
@@ -21,3 +24,9 @@ class User(Timestamps, Base):
     # Copied into access tokens; raising it invalidates every access token issued before
     # (password change, "log out everywhere").
     token_version: Mapped[int] = mapped_column(nullable=False, default=1)
+    # The account's reminder policy (steps and send window); None means the default policy.
+    reminder_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    reminders_paused: Mapped[bool] = mapped_column(
+        nullable=False, default=False, server_default=false()
+    )
+    reminders_paused_until: Mapped[date | None] = mapped_column(nullable=True)
