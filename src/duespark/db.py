@@ -1,9 +1,9 @@
 """Engines, sessions and the transaction edges.
 
-This is the only module that builds engines and sessions, and (with :func:`session_scope`
-and :func:`request_session`) the only code that commits. Services and repositories receive a
-session, flush when they need ids, and never commit: a use case either lands whole or not
-at all.
+This is the only module that builds engines and sessions, and :meth:`Database.session_scope`
+(used by the worker, the CLI and, through ``dependencies.get_session``, every request) is
+the only code that commits. Services and repositories receive a session, flush when they
+need ids, and never commit: a use case either lands whole or not at all.
 
 SQLite specifics, each for a reason:
 

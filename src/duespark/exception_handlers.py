@@ -3,6 +3,11 @@
 One shape for domain errors, validation errors, unknown routes and unexpected failures, so
 a client needs one parser. Unexpected exceptions are logged with their traceback and
 answered with a bare 500 that leaks nothing; a database that cannot be reached is a 503.
+
+Two safety nets turn database refusals caused by input into client errors rather than
+500s: a unique or foreign key violation is a 409, and a value the database cannot store
+(PostgreSQL refuses text containing NUL, for example) is a 422. The request's transaction
+has been rolled back by the time either is rendered, so nothing was written.
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from fastapi.routing import iter_route_contexts
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
-from duespark.errors import Conflict, DueSparkError, ServiceUnavailable
+from duespark.errors import Conflict, DueSparkError, InvalidInput, ServiceUnavailable
 
 logger = logging.getLogger("duespark.errors")
 
@@ -59,12 +66,13 @@ def _field_name(location: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
+MALFORMED_JSON = "The request body is not valid JSON."
+
+
 def _validation_response(exc: RequestValidationError) -> JSONResponse:
     raw = exc.errors()
     if any(error.get("type") == "json_invalid" for error in raw):
-        return JSONResponse(
-            error_body("malformed_json", "The request body is not valid JSON."), status_code=400
-        )
+        return JSONResponse(error_body("malformed_json", MALFORMED_JSON), status_code=400)
     errors = [
         {"field": _field_name(tuple(error["loc"])), "message": _message(error)} for error in raw
     ]
@@ -87,6 +95,40 @@ def _message(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
+def _is_json_request(request: Request) -> bool:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media_type in {"", "application/json"} or media_type.endswith("+json")
+
+
+def _unparseable_json(request: Request, exc: StarletteHTTPException) -> JSONResponse | None:
+    """FastAPI reports only ``JSONDecodeError`` as invalid JSON; a body that is not UTF-8,
+    nests too deeply (RecursionError) or holds a number too long to convert (ValueError)
+    arrives as a bare 400 "error parsing the body". Those are malformed JSON too."""
+    cause = exc.__cause__
+    if exc.status_code != 400 or not isinstance(cause, ValueError | RecursionError):
+        return None
+    if not _is_json_request(request):
+        return None
+    message = (
+        "The request body is nested too deeply to parse."
+        if isinstance(cause, RecursionError)
+        else MALFORMED_JSON
+    )
+    return JSONResponse(error_body("malformed_json", message), status_code=400)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route accepts at this path. Starlette's own ``Allow`` names only
+    the first route whose path matched, so ``PUT /clients`` would claim only GET is allowed
+    when POST is too."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE and route.methods:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DueSparkError)
     async def _domain(_request: Request, exc: DueSparkError) -> JSONResponse:
@@ -97,18 +139,29 @@ def install(app: FastAPI) -> None:
         return _validation_response(exc)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        malformed = _unparseable_json(request, exc)
+        if malformed is not None:
+            return malformed
         code = _HTTP_CODES.get(exc.status_code, "http_error")
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
         return JSONResponse(
-            error_body(code, str(exc.detail)),
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers
         )
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
         logger.info("integrity error turned into 409: %s", exc.orig)
         return error_response(Conflict("The change conflicts with existing data."))
+
+    @app.exception_handler(DataError)
+    async def _data(_request: Request, exc: DataError) -> JSONResponse:
+        logger.warning("database refused a value, turned into 422: %s", exc.orig)
+        return error_response(
+            InvalidInput("A value in the request cannot be stored (for example, a NUL character).")
+        )
 
     @app.exception_handler(OperationalError)
     async def _operational(_request: Request, exc: OperationalError) -> JSONResponse:

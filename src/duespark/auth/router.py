@@ -39,8 +39,11 @@ def register(data: UserRegister, session: SessionDep, now: NowDep) -> User:
     },
 )
 def login(
-    username: Annotated[str, Form(max_length=254, description="The account's email address.")],
-    password: Annotated[str, Form(max_length=1024)],
+    username: Annotated[
+        str,
+        Form(max_length=254, pattern=r"^[^\x00]*$", description="The account's email address."),
+    ],
+    password: Annotated[str, Form(max_length=1024, pattern=r"^[^\x00]*$")],
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,

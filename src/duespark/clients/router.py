@@ -11,6 +11,7 @@ from duespark.clients import service as client_service
 from duespark.clients.schemas import ClientCreate, ClientRead, ClientSort, ClientUpdate
 from duespark.dependencies import NowDep, SessionDep
 from duespark.kit.pagination import Page, PageParams, ResourceId, page_params
+from duespark.kit.search import SearchText
 from duespark.models import Client
 
 router = APIRouter(prefix="/clients", tags=["clients"])
@@ -23,9 +24,7 @@ def list_clients(
     user: CurrentUser,
     session: SessionDep,
     page: Annotated[PageParams, Depends(page_params)],
-    q: Annotated[
-        str | None, Query(max_length=200, description="Search name, email and contact.")
-    ] = None,
+    q: Annotated[SearchText | None, Query(description="Search name, email and contact.")] = None,
     sort: ClientSort = ClientSort.name,
 ) -> Page[ClientRead]:
     clients, total = client_service.list_clients(session, user, q=q, sort=sort, page=page)

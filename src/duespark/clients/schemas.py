@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from duespark.kit.fields import (
     CurrencyCode,
     Email,
+    IsoDate,
     Locale,
     Name,
     Notes,
@@ -29,7 +30,7 @@ class ClientCreate(BaseModel):
     locale: Locale = "en"
     default_currency: CurrencyCode
     notes: Notes = ""
-    reminders_paused_until: date | None = None
+    reminders_paused_until: IsoDate | None = None
 
 
 class ClientUpdate(BaseModel):
@@ -44,7 +45,7 @@ class ClientUpdate(BaseModel):
     locale: Locale | None = None
     default_currency: CurrencyCode | None = None
     notes: Notes | None = None
-    reminders_paused_until: date | None = None
+    reminders_paused_until: IsoDate | None = None
 
     _no_nulls = field_validator(
         "name", "email", "time_zone", "locale", "default_currency", "notes", mode="before"

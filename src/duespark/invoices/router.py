@@ -22,6 +22,7 @@ from duespark.invoices.schemas import (
 )
 from duespark.invoices.status import InvoiceStatus
 from duespark.kit.pagination import MAX_ID, Page, PageParams, ResourceId, page_params
+from duespark.kit.search import SearchText
 from duespark.models import Invoice, User
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
@@ -40,9 +41,7 @@ def invoice_filters(
     overdue: Annotated[bool | None, Query(description="Only (or no) overdue invoices.")] = None,
     due_before: Annotated[InvoiceDate | None, Query(description="Due strictly before.")] = None,
     due_after: Annotated[InvoiceDate | None, Query(description="Due strictly after.")] = None,
-    q: Annotated[
-        str | None, Query(max_length=200, description="Search number, notes, client name.")
-    ] = None,
+    q: Annotated[SearchText | None, Query(description="Search number, notes, client name.")] = None,
 ) -> InvoiceFilters:
     return InvoiceFilters(
         status=status.value if status else None,

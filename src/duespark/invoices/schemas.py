@@ -8,17 +8,24 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     HttpUrl,
+    Strict,
     StringConstraints,
     field_validator,
 )
 
 from duespark.invoices.status import InvoiceStatus, days_overdue
-from duespark.kit.fields import AmountText, CurrencyCode, Notes, refuse_null
+from duespark.kit.fields import (
+    AmountText,
+    CurrencyCode,
+    DateOrTimestamp,
+    IsoDate,
+    Notes,
+    refuse_null,
+)
 from duespark.kit.money import format_amount
 from duespark.kit.pagination import MAX_ID
 from duespark.models import Invoice
@@ -33,14 +40,22 @@ def _sane_date(value: date) -> date:
     return value
 
 
-InvoiceDate = Annotated[date, AfterValidator(_sane_date)]
+def _sane_moment(value: datetime | date) -> datetime | date:
+    """Bound a timestamp by its own calendar date: near year 1 or 9999, converting it to UTC
+    overflows, which would be a 500 when it is stored."""
+    _sane_date(value.date() if isinstance(value, datetime) else value)
+    return value
+
+
+InvoiceDate = Annotated[IsoDate, AfterValidator(_sane_date)]
 InvoiceNumber = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$"
     ),
 ]
-ClientId = Annotated[int, Field(ge=1, le=MAX_ID)]
+# Strict: lax mode would take ``true`` as client 1 and ``"5"`` or ``5.0`` as client 5.
+ClientId = Annotated[int, Strict(), Field(ge=1, le=MAX_ID)]
 PaymentUrl = Annotated[HttpUrl, Field(max_length=2000)]
 
 
@@ -94,8 +109,12 @@ class InvoiceUpdate(BaseModel):
 class MarkPaid(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    paid_at: AwareDatetime | None = Field(
-        None, description="When the money arrived (with offset); defaults to now."
+    paid_at: Annotated[DateOrTimestamp, AfterValidator(_sane_moment)] | None = Field(
+        None,
+        description=(
+            "When the money arrived: a timestamp with offset, or a date (the start of that day "
+            "in the account's time zone); defaults to now."
+        ),
     )
     amount_paid: AmountText | None = Field(None, description="Defaults to the invoice amount.")
 

@@ -6,7 +6,8 @@ database lives in ``invoices/status.py``.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -54,8 +55,10 @@ def list_invoices(
 
 
 def create_invoice(session: Session, user: User, *, data: InvoiceCreate, now: datetime) -> Invoice:
+    # Every 422 before any 409: bad input is reported as such even when the number is taken.
     client = _client_for(session, user, data.client_id)
     currency = data.currency or client.default_currency
+    amount_minor = _parse(data.amount, currency, field="amount")
     issue_date = data.issue_date or local_today(now, user.time_zone)
     _check_dates(issue_date, data.due_date)
     _check_number_free(session, user, data.number)
@@ -63,7 +66,7 @@ def create_invoice(session: Session, user: User, *, data: InvoiceCreate, now: da
         user_id=user.id,
         client_id=client.id,
         number=data.number,
-        amount_minor=_parse(data.amount, currency, field="amount"),
+        amount_minor=amount_minor,
         currency=currency,
         issue_date=issue_date,
         due_date=data.due_date,
@@ -87,19 +90,26 @@ def update_invoice(
             f"A {invoice.status} invoice can only have its notes and payment link changed; "
             "reopen it first."
         )
-    if "client_id" in changes:
-        invoice.client_id = _client_for(session, user, changes["client_id"]).id
-    if "number" in changes and changes["number"] != invoice.number:
-        _check_number_free(session, user, changes["number"], except_id=invoice.id)
-        invoice.number = changes["number"]
+    # Every 422 before any 409, and nothing assigned until all checks passed.
+    client_id = (
+        _client_for(session, user, changes["client_id"]).id
+        if "client_id" in changes
+        else invoice.client_id
+    )
+    currency, amount_minor = invoice.currency, invoice.amount_minor
     if "amount" in changes or "currency" in changes:
+        # A new currency alone re-reads the amount in it: 1250.00 USD cannot become JPY.
         currency = changes.get("currency") or invoice.currency
         amount = changes.get("amount") or format_amount(invoice.amount_minor, invoice.currency)
-        invoice.amount_minor = _parse(amount, currency, field="amount")
-        invoice.currency = currency
+        amount_minor = _parse(amount, currency, field="amount")
     issue_date = changes.get("issue_date", invoice.issue_date)
     due_date = changes.get("due_date", invoice.due_date)
     _check_dates(issue_date, due_date)
+    if "number" in changes and changes["number"] != invoice.number:
+        _check_number_free(session, user, changes["number"], except_id=invoice.id)
+        invoice.number = changes["number"]
+    invoice.client_id = client_id
+    invoice.amount_minor, invoice.currency = amount_minor, currency
     invoice.issue_date, invoice.due_date = issue_date, due_date
     if "status" in changes and changes["status"] != invoice.status:
         _apply(invoice, Action(changes["status"]))
@@ -117,9 +127,7 @@ def mark_paid(
     session: Session, user: User, invoice_id: int, *, data: MarkPaid, now: datetime
 ) -> Invoice:
     invoice = get_invoice(session, user, invoice_id)
-    paid_at = data.paid_at or now
-    if paid_at > now + FUTURE_PAYMENT_LEEWAY:
-        raise InvalidInput("A payment cannot be dated in the future.", field="paid_at")
+    paid_at = _paid_at(data.paid_at, user, now)
     amount_paid = (
         _parse(data.amount_paid, invoice.currency, field="amount_paid")
         if data.amount_paid is not None
@@ -160,6 +168,21 @@ def delete_invoice(session: Session, user: User, invoice_id: int) -> None:
     if invoice.status not in {"draft", "void"}:
         raise Conflict(f"A {invoice.status} invoice cannot be deleted; void it instead.")
     invoice_repository.delete(session, invoice)
+
+
+def _paid_at(value: datetime | date | None, user: User, now: datetime) -> datetime:
+    """The payment instant: ``now``, the given timestamp, or for a bare date the start of that
+    day in the account's time zone (never in the future for today's date)."""
+    future = InvalidInput("A payment cannot be dated in the future.", field="paid_at")
+    if value is None:
+        return now
+    if isinstance(value, datetime):
+        if value > now + FUTURE_PAYMENT_LEEWAY:
+            raise future
+        return value
+    if value > local_today(now, user.time_zone):
+        raise future
+    return datetime.combine(value, time(), tzinfo=ZoneInfo(user.time_zone)).astimezone(UTC)
 
 
 def _apply(invoice: Invoice, action: Action) -> None:

@@ -11,7 +11,10 @@ from decimal import Decimal
 
 from duespark.kit.currencies import minor_digits
 
-AMOUNT_PATTERN = re.compile(r"^\d{1,15}(\.\d{1,4})?$")
+# [0-9], not \d (which matches any Unicode digit), and fullmatch, not ``$`` (which also
+# matches before a trailing newline).
+AMOUNT_PATTERN = re.compile(r"[0-9]{1,15}(\.[0-9]{1,4})?")
+AMOUNT_SHAPE = 'must be a decimal string with a dot and no sign or separators, like "1250.00"'
 MAX_MINOR_UNITS = 10**15
 
 
@@ -21,10 +24,8 @@ class AmountError(ValueError):
 
 def parse_amount(text: str, currency: str) -> int:
     """Turn ``"1250.00"`` into minor units of ``currency``."""
-    if not AMOUNT_PATTERN.match(text):
-        raise AmountError(
-            'must be a decimal string with a dot and no sign or separators, like "1250.00"'
-        )
+    if not AMOUNT_PATTERN.fullmatch(text):
+        raise AmountError(AMOUNT_SHAPE)
     digits = minor_digits(currency)
     whole, _, fraction = text.partition(".")
     if len(fraction) > digits:
