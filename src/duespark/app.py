@@ -15,6 +15,7 @@ from duespark.db import Database
 from duespark.health.router import router as health_router
 from duespark.invoices.router import router as invoices_router
 from duespark.middleware import BodySizeLimit
+from duespark.templates.router import router as templates_router
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
@@ -38,4 +39,5 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     exception_handlers.install(app)
     for router in (health_router, auth_router, clients_router, invoices_router):
         app.include_router(router)
+    app.include_router(templates_router)
     return app

@@ -1,0 +1,1 @@
+"""Email templates: each account's own wording for the four reminder tones."""
