@@ -131,3 +131,24 @@ DEFAULT_POLICY = ReminderPolicy(
         days=[Weekday.mon, Weekday.tue, Weekday.wed, Weekday.thu, Weekday.fri],
     ),
 )
+
+
+class PolicySource(StrEnum):
+    client = "client"
+    account = "account"
+    default = "default"
+
+
+def resolve_policy(
+    account_policy: dict | None, client_policy: dict | None = None
+) -> tuple[ReminderPolicy, PolicySource]:
+    """The policy that applies: the client's override, else the account's, else the default.
+
+    Stored policies were validated when saved; they are validated again on the way out so a
+    hand-edited row can never reach planning malformed.
+    """
+    if client_policy is not None:
+        return ReminderPolicy.model_validate(client_policy), PolicySource.client
+    if account_policy is not None:
+        return ReminderPolicy.model_validate(account_policy), PolicySource.account
+    return DEFAULT_POLICY, PolicySource.default
