@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -23,7 +23,7 @@ NEW_CLIENT = {"name": "N", "email": "n@x.example", "time_zone": "UTC", "default_
 
 
 def assert_error(
-    response: httpx.Response, status: int, code: str, field: str | None = None
+    response: httpx2.Response, status: int, code: str, field: str | None = None
 ) -> dict[str, Any]:
     """The response is ``{"error": {...}}`` with ``status``, ``code`` and, if given, ``field``."""
     assert response.status_code == status, response.text
@@ -184,7 +184,7 @@ def test_body_without_any_length_header_is_limited_too(api: TestClient) -> None:
     body = oversized(LIMIT + 1)
     status, content = post_raw_asgi(api.app, "/clients", list(chunked(body)))
     assert status == 413, content
-    assert httpx.Response(413, content=content).json()["error"]["code"] == "payload_too_large"
+    assert httpx2.Response(413, content=content).json()["error"]["code"] == "payload_too_large"
     # Under the limit the same path reaches the application (here: no token, so 401).
     status, _ = post_raw_asgi(api.app, "/clients", list(chunked(oversized(1000))))
     assert status == 401
