@@ -122,3 +122,26 @@ def test_parse_then_format_gives_the_canonical_text(
     text: str, currency: str, canonical: str
 ) -> None:
     assert format_amount(parse_amount(text, currency), currency) == canonical
+
+
+@pytest.mark.parametrize(
+    ("currency", "digits"),
+    [
+        ("EUR", 2),
+        ("HUF", 2),
+        ("IDR", 2),
+        ("COP", 2),
+        ("JPY", 0),
+        ("KRW", 0),
+        ("IQD", 3),
+        ("KWD", 3),
+    ],
+)
+def test_minor_units_follow_iso_4217(currency: str, digits: int) -> None:
+    """Not CLDR's cash digits: invoices in HUF or IDR are written with two decimals."""
+    from duespark.kit.currencies import minor_digits
+
+    assert minor_digits(currency) == digits
+    assert parse_amount("1" + ("." + "5" * digits if digits else ""), currency) == int(
+        "1" + "5" * digits
+    )

@@ -1,4 +1,4 @@
-"""ISO 4217 currencies in use today, and how many minor digits each has.
+"""ISO 4217 currencies in use today, and how many minor digits (ISO's minor units) each has.
 
 The list comes from the Unicode CLDR data shipped with Babel: every currency that is legal
 tender in some territory. Historic codes (DEM, HRK) and non-money codes (XXX, XAU) are
@@ -10,7 +10,37 @@ from __future__ import annotations
 from functools import cache
 
 from babel.core import get_global
-from babel.numbers import get_currency_precision, get_territory_currencies
+from babel.numbers import get_territory_currencies
+
+# ISO 4217 minor units where they are not 2. CLDR's "digits" (what Babel reports) follow
+# cash practice instead (HUF and IDR with none, IQD with none), which would refuse amounts
+# exactly as banks and accounting exports write them.
+_ISO_MINOR_UNITS = {
+    **dict.fromkeys(
+        [
+            "BIF",
+            "CLP",
+            "DJF",
+            "GNF",
+            "ISK",
+            "JPY",
+            "KMF",
+            "KRW",
+            "PYG",
+            "RWF",
+            "UGX",
+            "UYI",
+            "VND",
+            "VUV",
+            "XAF",
+            "XOF",
+            "XPF",
+        ],
+        0,
+    ),
+    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
+    **dict.fromkeys(["CLF", "UYW"], 4),
+}
 
 
 @cache
@@ -26,5 +56,5 @@ def is_active_currency(code: str) -> bool:
 
 
 def minor_digits(code: str) -> int:
-    """Digits after the decimal point: 2 for EUR, 0 for JPY, 3 for KWD."""
-    return int(get_currency_precision(code))
+    """ISO 4217 minor units: 2 for EUR and HUF, 0 for JPY, 3 for KWD."""
+    return _ISO_MINOR_UNITS.get(code, 2)
