@@ -15,6 +15,7 @@ from duespark.db import Database
 from duespark.health.router import router as health_router
 from duespark.invoices.router import router as invoices_router
 from duespark.middleware import BodySizeLimit
+from duespark.reminders.router import router as reminders_router
 from duespark.templates.router import router as templates_router
 
 
@@ -40,4 +41,5 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     for router in (health_router, auth_router, clients_router, invoices_router):
         app.include_router(router)
     app.include_router(templates_router)
+    app.include_router(reminders_router)
     return app

@@ -4,7 +4,8 @@ Every process (server, worker, CLI) calls :func:`load_settings` once and passes 
 down; nothing else reads ``os.environ``. Dangerous values are refused here, with a message
 that says what to do, rather than discovered later:
 
-* in production a strong ``SECRET_KEY`` is required (no generated or placeholder keys);
+* in production a strong ``SECRET_KEY`` is required (no generated or placeholder keys), and
+  so is a real email configuration (no development mail folder);
 * in development, when ``SECRET_KEY`` is unset, a random key is generated once and kept in a
   file beside the SQLite database, so restarting the server does not log anybody out.
 """
@@ -57,6 +58,9 @@ class Settings(BaseModel):
     access_token_minutes: int = Field(
         15, ge=1, le=24 * 60, validation_alias="DUESPARK_ACCESS_TOKEN_MINUTES"
     )
+    outbox_lease_seconds: int = Field(
+        600, ge=1, le=24 * 3600, validation_alias="DUESPARK_OUTBOX_LEASE_SECONDS"
+    )
     refresh_token_days: int = Field(
         30, ge=1, le=365, validation_alias="DUESPARK_REFRESH_TOKEN_DAYS"
     )
@@ -100,6 +104,11 @@ class Settings(BaseModel):
             raise ValueError(
                 "SECRET_KEY is required when DUESPARK_ENV=production; "
                 "generate one with `duespark keys generate` or `openssl rand -base64 32`"
+            )
+        if self.env is Environment.production and not (self.email_url and self.email_from):
+            raise ValueError(
+                "DUESPARK_EMAIL_URL and DUESPARK_EMAIL_FROM are required when "
+                "DUESPARK_ENV=production, or reminders would never leave the server"
             )
         return self
 

@@ -94,3 +94,30 @@ def test_invalid_values_name_the_variable(environ: dict[str, str], name: str) ->
 def test_unrelated_environment_is_ignored() -> None:
     settings = load_settings({"SECRET_KEY": STRONG, "HOME": "/root", "PATH": "/bin"})
     assert settings.secret_key == STRONG
+
+
+def test_production_requires_real_email_settings() -> None:
+    with pytest.raises(ConfigError, match="DUESPARK_EMAIL_URL and DUESPARK_EMAIL_FROM"):
+        load_settings({"DUESPARK_ENV": "production", "SECRET_KEY": STRONG})
+    with pytest.raises(ConfigError, match="DUESPARK_EMAIL_FROM"):
+        load_settings(
+            {
+                "DUESPARK_ENV": "production",
+                "SECRET_KEY": STRONG,
+                "DUESPARK_EMAIL_URL": "smtp://mail.example.com:587?starttls=true",
+            }
+        )
+
+
+def test_a_complete_production_configuration_loads() -> None:
+    settings = load_settings(
+        {
+            "DUESPARK_ENV": "production",
+            "SECRET_KEY": STRONG,
+            "DUESPARK_EMAIL_URL": "smtp://mail.example.com:587?starttls=true",
+            "DUESPARK_EMAIL_FROM": "reminders@example.com",
+            "DATABASE_URL": "postgres://duespark@db/duespark",
+        }
+    )
+    assert settings.env is Environment.production
+    assert settings.database_url == "postgresql+psycopg://duespark@db/duespark"

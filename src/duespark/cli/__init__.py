@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from duespark import __version__
-from duespark.cli import db, serve
+from duespark.cli import db, outbox, serve, worker
 
 app = typer.Typer(
     name="duespark",
@@ -19,7 +19,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command(name="serve")(serve.serve)
+app.command(name="worker")(worker.worker)
 app.add_typer(db.app, name="db")
+app.add_typer(outbox.app, name="outbox")
 
 
 def _version(value: bool) -> None:

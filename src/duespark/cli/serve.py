@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 
 import typer
 import uvicorn
@@ -11,12 +12,20 @@ from sqlalchemy.exc import SQLAlchemyError
 from duespark.app import create_app
 from duespark.cli._common import console, describe_database, fail, settings_or_exit
 from duespark.db import Database
+from duespark.email.sender import sender_from_settings
 from duespark.ops import migrations
+from duespark.worker.main import Worker
 
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 for all)."),
     port: int = typer.Option(8000, min=0, max=65535, help="TCP port to listen on."),
+    embedded_worker: bool = typer.Option(
+        True,
+        "--worker/--no-worker",
+        help="Run the reminder worker inside the server (turn off when running "
+        "`duespark worker` processes separately).",
+    ),
 ) -> None:
     """Run the DueSpark server.
 
@@ -40,7 +49,21 @@ def serve(
     app = create_app(settings, database=database)
     config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False)
     announcement = f"(database: {describe_database(settings)}, environment: {settings.env.value})"
-    _AnnouncingServer(config, announcement).run()
+    stop = threading.Event()
+    background = None
+    if embedded_worker:
+        runner = Worker(database, settings, sender_from_settings(settings), stop_event=stop)
+        background = threading.Thread(
+            target=runner.run_forever, name="duespark-worker", daemon=True
+        )
+        background.start()
+    try:
+        _AnnouncingServer(config, announcement).run()
+    finally:
+        # The server has drained; let the worker finish the email in hand, then stop.
+        stop.set()
+        if background is not None:
+            background.join(timeout=30)
 
 
 class _AnnouncingServer(uvicorn.Server):

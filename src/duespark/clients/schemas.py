@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from duespark.kit.fields import (
     CurrencyCode,
@@ -64,6 +64,9 @@ class ClientRead(BaseModel):
     default_currency: str
     notes: str
     reminders_paused_until: date | None
+    reminders_paused: bool = Field(
+        description="Paused until resumed (POST /clients/{id}/pause without a date)."
+    )
     created_at: datetime
     updated_at: datetime
 

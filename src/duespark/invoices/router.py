@@ -103,9 +103,11 @@ def update_invoice(
 
 
 @router.delete("/{invoice_id}", status_code=status.HTTP_204_NO_CONTENT, responses=REFUSED)
-def delete_invoice(invoice_id: ResourceId, user: CurrentUser, session: SessionDep) -> Response:
+def delete_invoice(
+    invoice_id: ResourceId, user: CurrentUser, session: SessionDep, now: NowDep
+) -> Response:
     """Delete a draft or void invoice."""
-    invoice_service.delete_invoice(session, user, invoice_id)
+    invoice_service.delete_invoice(session, user, invoice_id, now=now)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -137,6 +137,8 @@ class InvoiceRead(BaseModel):
     amount_paid: str | None
     payment_url: str | None
     notes: str
+    reminders_paused: bool
+    reminders_paused_until: date | None
     created_at: datetime
     updated_at: datetime
 
@@ -163,6 +165,8 @@ class InvoiceRead(BaseModel):
             ),
             payment_url=invoice.payment_url,
             notes=invoice.notes,
+            reminders_paused=invoice.reminders_paused,
+            reminders_paused_until=invoice.reminders_paused_until,
             created_at=invoice.created_at,
             updated_at=invoice.updated_at,
         )

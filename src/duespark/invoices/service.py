@@ -22,6 +22,7 @@ from duespark.invoices.status import Action, InvoiceStatus, TransitionRefused, n
 from duespark.kit.money import AmountError, format_amount, parse_amount
 from duespark.kit.pagination import PageParams
 from duespark.models import Client, Invoice, User
+from duespark.reminders import repository as reminder_repository
 
 FUTURE_PAYMENT_LEEWAY = timedelta(minutes=5)
 EDITABLE_WHEN_CLOSED = frozenset({"notes", "payment_url"})
@@ -77,6 +78,7 @@ def create_invoice(session: Session, user: User, *, data: InvoiceCreate, now: da
         updated_at=now,
     )
     _flush_new(session, invoice)
+    _record(session, invoice, "created", f"{invoice.status}, due {invoice.due_date}", now)
     return invoice
 
 
@@ -113,6 +115,8 @@ def update_invoice(
     invoice.issue_date, invoice.due_date = issue_date, due_date
     if "status" in changes and changes["status"] != invoice.status:
         _apply(invoice, Action(changes["status"]))
+        reason = "invoice returned to draft" if invoice.status == "draft" else None
+        _record(session, invoice, invoice.status, "", now, cancel_reason=reason)
     if "payment_url" in changes:
         url = changes["payment_url"]
         invoice.payment_url = str(data.payment_url) if url is not None else None
@@ -139,7 +143,9 @@ def mark_paid(
     invoice.paid_at = paid_at
     invoice.amount_paid_minor = amount_paid
     invoice.updated_at = now
-    session.flush()
+    paid = format_amount(amount_paid, invoice.currency)
+    detail = f"{paid} {invoice.currency} on {local_today(paid_at, user.time_zone)}"
+    _record(session, invoice, "paid", detail, now, cancel_reason="invoice was paid")
     return invoice
 
 
@@ -147,7 +153,7 @@ def void_invoice(session: Session, user: User, invoice_id: int, *, now: datetime
     invoice = get_invoice(session, user, invoice_id)
     _apply(invoice, Action.void)
     invoice.updated_at = now
-    session.flush()
+    _record(session, invoice, "voided", "", now, cancel_reason="invoice was voided")
     return invoice
 
 
@@ -158,15 +164,19 @@ def reopen_invoice(session: Session, user: User, invoice_id: int, *, now: dateti
     invoice.paid_at = None
     invoice.amount_paid_minor = None
     invoice.updated_at = now
-    session.flush()
+    _record(session, invoice, "reopened", "", now)
     return invoice
 
 
-def delete_invoice(session: Session, user: User, invoice_id: int) -> None:
+def delete_invoice(session: Session, user: User, invoice_id: int, *, now: datetime) -> None:
     """Only drafts and void invoices can be deleted: an open or paid invoice is history."""
     invoice = get_invoice(session, user, invoice_id)
     if invoice.status not in {"draft", "void"}:
         raise Conflict(f"A {invoice.status} invoice cannot be deleted; void it instead.")
+    # Withdraw any email still waiting, so it cannot go out once the ledger row is gone.
+    reminder_repository.cancel_scheduled(
+        session, invoice_id=invoice.id, reason="invoice was deleted", now=now
+    )
     invoice_repository.delete(session, invoice)
 
 
@@ -183,6 +193,27 @@ def _paid_at(value: datetime | date | None, user: User, now: datetime) -> dateti
     if value > local_today(now, user.time_zone):
         raise future
     return datetime.combine(value, time(), tzinfo=ZoneInfo(user.time_zone)).astimezone(UTC)
+
+
+def _record(
+    session: Session,
+    invoice: Invoice,
+    kind: str,
+    detail: str,
+    now: datetime,
+    *,
+    cancel_reason: str | None = None,
+) -> None:
+    """Log the change on the invoice's activity, and when it ends chasing (paid, void,
+    back to draft) withdraw every reminder not yet sent, in the same transaction."""
+    if cancel_reason is not None:
+        reminder_repository.cancel_scheduled(
+            session, invoice_id=invoice.id, reason=cancel_reason, now=now
+        )
+    reminder_repository.add_activity(
+        session, user_id=invoice.user_id, invoice_id=invoice.id, kind=kind, detail=detail, now=now
+    )
+    session.flush()
 
 
 def _apply(invoice: Invoice, action: Action) -> None:

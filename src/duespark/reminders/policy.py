@@ -11,7 +11,14 @@ from datetime import time
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 
 class Tone(StrEnum):
@@ -69,6 +76,12 @@ class SendWindow(BaseModel):
         if isinstance(value, str) and not _is_hh_mm(value):
             raise ValueError('must be a time of day as "HH:MM", like "09:00"')
         return value
+
+    @field_serializer("start", "end")
+    def _as_hh_mm(self, value: time) -> str:
+        """Written as it is read, "HH:MM": a policy saved (or fetched by a client) must
+        validate again, and the default ISO form "09:00:00" would not."""
+        return value.strftime("%H:%M")
 
     @field_validator("days")
     @classmethod

@@ -1,0 +1,255 @@
+"""The relay: claim due messages, send them over one connection, record each outcome.
+
+Three kinds of transaction, each as short as it can be:
+
+1. one transaction releases expired claims and claims a batch (then commits, so other
+   workers see the claims and skip those rows);
+2. sending happens outside any transaction: a slow SMTP server never holds database locks;
+3. each outcome (sent, failed, dead) is recorded in its own transaction right after that
+   message, so a crash mid-batch re-sends at most the message in hand.
+
+``should_stop`` is asked before each message: a worker told to stop (SIGTERM) finishes the
+message in hand, hands the rest of its batch back untouched, and returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from duespark.clock import utc_now
+from duespark.db import Database
+from duespark.email.errors import DeliveryFailed, InvalidEmail, TransportUnavailable
+from duespark.email.message import (
+    EmailMessage,
+    domain_of,
+    format_address,
+    make_message_id,
+    parse_address,
+)
+from duespark.email.sender import DEVELOPMENT_FROM, EmailConnection, EmailSender
+from duespark.models import OutboxMessage
+from duespark.outbox import repository
+from duespark.outbox.repository import CLAIM_LEASE
+from duespark.outbox.writer import (
+    ENVELOPE_KEYS,
+    FROM_ADDRESS,
+    FROM_NAME,
+    MESSAGE_ID,
+    REPLY_TO,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RelayResult:
+    """Counts of one relay pass.
+
+    ``failed`` messages will be retried after a backoff; ``dead`` ones will not (until an
+    operator requeues them); ``cancelled`` were withdrawn by the claim-time re-check;
+    ``released`` are other workers' expired claims given back; ``returned`` are messages
+    this pass claimed but handed back unsent because ``should_stop`` said so; ``deferred``
+    were due but left for the next pass because their invoice was being changed right then.
+    """
+
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+    cancelled: int = 0
+    released: int = 0
+    returned: int = 0
+    deferred: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.failed + self.dead + self.cancelled
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    """What the relay needs of a claimed row, read before its session closes."""
+
+    id: int
+    email: EmailMessage | None
+    problem: str
+
+
+def relay_once(
+    database: Database,
+    sender: EmailSender,
+    *,
+    worker_id: str,
+    now_fn: Callable[[], datetime] = utc_now,
+    limit: int = 100,
+    from_address: str | None = None,
+    rng: random.Random | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    lease: timedelta = CLAIM_LEASE,
+) -> RelayResult:
+    """One pass: claim up to ``limit`` due messages, send them, record what happened.
+
+    ``from_address`` is the From of messages whose row names none (``DUESPARK_EMAIL_FROM``;
+    a local development address when None). An unusable one raises :class:`InvalidEmail`
+    before anything is claimed: a configuration error must not turn every message dead.
+    """
+    from_address = from_address or DEVELOPMENT_FROM
+    parse_address(from_address, what="sender address")
+    batch = _Batch(database, worker_id=worker_id, now_fn=now_fn, rng=rng or random.Random())
+    now = now_fn()
+    with database.session_scope() as session:
+        released = repository.release_stale(session, now=now, rng=batch.rng, lease=lease)
+        claimed = repository.claim(session, now=now, limit=limit, worker_id=worker_id)
+        outgoing = deque(_outgoing(message, from_address, now) for message in claimed.claimed)
+    batch.tally.cancelled = len(claimed.cancelled)
+    batch.tally.released = len(released)
+    batch.tally.deferred = claimed.deferred
+    if outgoing:
+        _send(sender, outgoing, batch, should_stop)
+    result = RelayResult(**vars(batch.tally))
+    if result.handled or result.released:
+        log.info("outbox relay pass by %s: %s", worker_id, result)
+    return result
+
+
+def _send(
+    sender: EmailSender,
+    outgoing: deque[_Outgoing],
+    batch: _Batch,
+    should_stop: Callable[[], bool],
+) -> None:
+    unavailable: TransportUnavailable | None = None
+    try:
+        with sender.connect() as connection:
+            while outgoing and not should_stop():
+                item = outgoing.popleft()
+                error = _deliver(connection, item)
+                if error is None:
+                    batch.record_sent(item)
+                    continue
+                batch.record_failed(item, error)
+                if isinstance(error, TransportUnavailable):
+                    unavailable = error
+                    break
+    except TransportUnavailable as exc:
+        unavailable = exc
+    if unavailable is not None:
+        # No connection: nothing else in the batch can go out either. Each message counts
+        # a failed attempt and backs off, rather than sitting claimed until the lease ends.
+        while outgoing:
+            batch.record_failed(outgoing.popleft(), unavailable)
+    batch.give_back(list(outgoing))
+
+
+@dataclass
+class _Tally:
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+    cancelled: int = 0
+    released: int = 0
+    returned: int = 0
+    deferred: int = 0
+
+
+class _Batch:
+    """Records outcomes for one claimed batch, each in its own short transaction."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        worker_id: str,
+        now_fn: Callable[[], datetime],
+        rng: random.Random,
+    ) -> None:
+        self.database = database
+        self.worker_id = worker_id
+        self.now_fn = now_fn
+        self.rng = rng
+        self.tally = _Tally()
+
+    def record_sent(self, item: _Outgoing) -> None:
+        with self.database.session_scope() as session:
+            if repository.mark_sent(session, item.id, now=self.now_fn()) is not None:
+                self.tally.sent += 1
+
+    def record_failed(self, item: _Outgoing, error: Exception) -> None:
+        with self.database.session_scope() as session:
+            message = repository.mark_failed(
+                session,
+                item.id,
+                worker_id=self.worker_id,
+                now=self.now_fn(),
+                error=str(error),
+                rng=self.rng,
+                permanent=_permanent(error),
+            )
+            status = None if message is None else message.status
+        if status == "dead":
+            self.tally.dead += 1
+            log.warning("outbox message %s is dead: %s", item.id, error)
+        elif status == "pending":
+            self.tally.failed += 1
+
+    def give_back(self, items: list[_Outgoing]) -> None:
+        if not items:
+            return
+        with self.database.session_scope() as session:
+            self.tally.returned += repository.release(
+                session, [item.id for item in items], worker_id=self.worker_id, now=self.now_fn()
+            )
+
+
+def _deliver(connection: EmailConnection, item: _Outgoing) -> Exception | None:
+    """Send one message; the error instead of raising it, so the batch goes on."""
+    if item.email is None:
+        return InvalidEmail(item.problem)
+    try:
+        connection.send(item.email)
+    except (DeliveryFailed, InvalidEmail) as exc:
+        return exc
+    except Exception as exc:
+        # A bug or an unexpected transport error must not strand the rest of the batch.
+        log.exception("unexpected error sending outbox message %s", item.id)
+        return DeliveryFailed(f"{type(exc).__name__}: {exc}")
+    return None
+
+
+def _permanent(error: Exception) -> bool:
+    if isinstance(error, InvalidEmail):
+        return True
+    return isinstance(error, DeliveryFailed) and error.permanent
+
+
+def _outgoing(message: OutboxMessage, default_from: str, now: datetime) -> _Outgoing:
+    """The row as an email (see ``writer`` for what ``headers`` may hold), or why it cannot
+    be one: it will be dead at once, since retrying an unusable address cannot help. Never
+    raises, so one bad row cannot block its batch (or, raising inside the claim
+    transaction, every later claim)."""
+    raw = message.headers or {}
+    if not isinstance(raw, dict):
+        return _Outgoing(message.id, None, "cannot build the email: headers are not an object")
+    extra = {str(name): value for name, value in raw.items() if name not in ENVELOPE_KEYS}
+    try:
+        address = raw.get(FROM_ADDRESS) or default_from
+        name = raw.get(FROM_NAME)
+        email = EmailMessage(
+            to=message.recipient,
+            subject=message.subject,
+            text=message.text_body,
+            html=message.html_body,
+            from_address=format_address(name, address) if name else address,
+            reply_to=raw.get(REPLY_TO),
+            message_id=raw.get(MESSAGE_ID)
+            or make_message_id(message.dedup_key, domain_of(address)),
+            headers=extra,
+            date=now,
+        )
+    except (InvalidEmail, TypeError) as exc:
+        return _Outgoing(message.id, None, f"cannot build the email: {exc}")
+    return _Outgoing(message.id, email, "")

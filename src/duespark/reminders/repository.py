@@ -1,0 +1,196 @@
+"""Every query of the reminder ledger and of what planning reads."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from duespark.kit.pagination import PageParams
+from duespark.models import (
+    Client,
+    EmailTemplate,
+    Invoice,
+    InvoiceActivity,
+    OutboxMessage,
+    Reminder,
+    User,
+)
+
+
+@dataclass(frozen=True)
+class ReminderFilters:
+    state: str | None = None
+    invoice_id: int | None = None
+    client_id: int | None = None
+
+
+def open_invoices_after(
+    session: Session, *, after_id: int, limit: int
+) -> Sequence[Row[tuple[Invoice, Client, User]]]:
+    """The next batch of open invoices, with their client and account, in id order
+    (keyset pagination keeps each batch's cost flat however many invoices there are)."""
+    query = (
+        select(Invoice, Client, User)
+        .join(Client, Client.id == Invoice.client_id)
+        .join(User, User.id == Invoice.user_id)
+        .where(Invoice.status == "open", Invoice.id > after_id)
+        .order_by(Invoice.id)
+        .limit(limit)
+    )
+    return session.execute(query).all()
+
+
+def recorded_offsets(session: Session, invoice_ids: Iterable[int]) -> dict[int, frozenset[int]]:
+    ids = list(invoice_ids)
+    found: dict[int, set[int]] = defaultdict(set)
+    if ids:
+        query = select(Reminder.invoice_id, Reminder.offset_days).where(
+            Reminder.invoice_id.in_(ids)
+        )
+        for invoice_id, offset in session.execute(query):
+            found[invoice_id].add(offset)
+    return {invoice_id: frozenset(found[invoice_id]) for invoice_id in ids}
+
+
+def own_templates(
+    session: Session, user_ids: Iterable[int]
+) -> dict[tuple[int, str], EmailTemplate]:
+    ids = list(set(user_ids))
+    if not ids:
+        return {}
+    rows = session.scalars(select(EmailTemplate).where(EmailTemplate.user_id.in_(ids)))
+    return {(row.user_id, row.tone): row for row in rows}
+
+
+def insert_once(session: Session, reminder: Reminder) -> bool:
+    """Record a step unless it is already recorded. The unique key on (invoice, step) decides
+    between racing workers; the loser's savepoint is rolled back and it moves on."""
+    try:
+        with session.begin_nested():
+            session.add(reminder)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def add_activity(
+    session: Session, *, user_id: int, invoice_id: int, kind: str, detail: str, now: datetime
+) -> None:
+    session.add(
+        InvoiceActivity(
+            user_id=user_id, invoice_id=invoice_id, kind=kind, detail=detail, created_at=now
+        )
+    )
+
+
+def for_invoice(session: Session, invoice_id: int) -> list[Reminder]:
+    query = select(Reminder).where(Reminder.invoice_id == invoice_id).order_by(Reminder.offset_days)
+    return list(session.scalars(query))
+
+
+def get(session: Session, *, user_id: int, reminder_id: int) -> Reminder | None:
+    return session.scalar(
+        select(Reminder).where(Reminder.id == reminder_id, Reminder.user_id == user_id)
+    )
+
+
+def list_page(
+    session: Session, *, user_id: int, filters: ReminderFilters, page: PageParams
+) -> tuple[list[Reminder], int]:
+    query = select(Reminder).where(Reminder.user_id == user_id)
+    if filters.state is not None:
+        query = query.where(Reminder.state == filters.state)
+    if filters.invoice_id is not None:
+        query = query.where(Reminder.invoice_id == filters.invoice_id)
+    if filters.client_id is not None:
+        query = query.where(
+            Reminder.invoice_id.in_(
+                select(Invoice.id).where(
+                    Invoice.client_id == filters.client_id, Invoice.user_id == user_id
+                )
+            )
+        )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Reminder.scheduled_for.desc(), Reminder.id.desc())
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    return list(rows), total
+
+
+def cancel_scheduled(
+    session: Session, *, invoice_id: int, reason: str, now: datetime
+) -> list[Reminder]:
+    """Withdraw every reminder of the invoice not yet sent, and its pending email."""
+    reminders = list(
+        session.scalars(
+            select(Reminder).where(Reminder.invoice_id == invoice_id, Reminder.state == "scheduled")
+        )
+    )
+    for reminder in reminders:
+        cancel_one(session, reminder, reason=reason, now=now)
+        add_activity(
+            session,
+            user_id=reminder.user_id,
+            invoice_id=invoice_id,
+            kind="reminder_cancelled",
+            detail=f"{reminder.tone} reminder ({reminder.offset_days:+d} days): {reason}",
+            now=now,
+        )
+    return reminders
+
+
+def cancel_one(session: Session, reminder: Reminder, *, reason: str, now: datetime) -> None:
+    reminder.state = "cancelled"
+    reminder.reason = reason
+    reminder.updated_at = now
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.reminder_id == reminder.id,
+            OutboxMessage.status.in_(("pending", "dead")),
+        )
+        .values(status="cancelled", last_error=reason, updated_at=now)
+    )
+    session.flush()
+
+
+def outbox_for(session: Session, reminder_id: int) -> OutboxMessage | None:
+    return session.scalar(select(OutboxMessage).where(OutboxMessage.reminder_id == reminder_id))
+
+
+def activity_for(session: Session, invoice_id: int) -> list[InvoiceActivity]:
+    query = (
+        select(InvoiceActivity)
+        .where(InvoiceActivity.invoice_id == invoice_id)
+        .order_by(InvoiceActivity.id)
+    )
+    return list(session.scalars(query))
+
+
+def cancel_scheduled_for_client(
+    session: Session, *, client_id: int, reason: str, now: datetime
+) -> None:
+    invoice_ids = session.scalars(select(Invoice.id).where(Invoice.client_id == client_id))
+    for invoice_id in list(invoice_ids):
+        cancel_scheduled(session, invoice_id=invoice_id, reason=reason, now=now)
+
+
+def cancel_scheduled_for_user(
+    session: Session, *, user_id: int, reason: str, now: datetime
+) -> None:
+    invoice_ids = session.scalars(
+        select(Reminder.invoice_id)
+        .where(Reminder.user_id == user_id, Reminder.state == "scheduled")
+        .distinct()
+    )
+    for invoice_id in list(invoice_ids):
+        cancel_scheduled(session, invoice_id=invoice_id, reason=reason, now=now)

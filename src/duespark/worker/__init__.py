@@ -1,0 +1,1 @@
+"""The background worker: plans due reminders and relays the outbox, in a loop."""

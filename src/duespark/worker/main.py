@@ -1,0 +1,129 @@
+"""The worker loop: heartbeat, planning pass, outbox relay; again after a pause.
+
+One pass is the unit of work: ``duespark worker --once`` runs one and exits (for cron and
+tests), ``duespark worker`` repeats it, and ``duespark serve`` runs the same loop in a
+background thread. Stopping (SIGTERM) is checked between messages, so the message in hand
+is finished and marked before the process exits.
+
+Several workers may run against one PostgreSQL database: planning is protected by the
+ledger's unique key and relaying by row claims, so they share the work without sending
+anything twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from duespark import clock
+from duespark.config import Settings
+from duespark.db import Database
+from duespark.email.sender import EmailSender, from_address
+from duespark.models import WorkerHeartbeat
+from duespark.outbox.relay import relay_once
+from duespark.reminders.planning import plan_batch
+
+logger = logging.getLogger("duespark.worker")
+
+DEFAULT_INTERVAL_SECONDS = 30.0
+MAX_RELAY_ROUNDS = 100
+
+
+@dataclass
+class PassResult:
+    planned_invoices: int = 0
+    queued: int = 0
+    skipped: int = 0
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+    cancelled: int = 0
+
+
+class Worker:
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        sender: EmailSender,
+        *,
+        worker_id: str | None = None,
+        now_fn: Callable[[], datetime] = clock.utc_now,
+        stop_event: threading.Event | None = None,
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.sender = sender
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.now_fn = now_fn
+        self.stop_event = stop_event or threading.Event()
+        self.started_at = now_fn()
+
+    def run_once(self) -> PassResult:
+        """One full pass: heartbeat, plan every open invoice, relay every due email."""
+        result = PassResult()
+        self.beat()
+        after_id = 0
+        while not self.stop_event.is_set():
+            with self.database.session_scope() as session:
+                batch = plan_batch(
+                    session, settings=self.settings, now=self.now_fn(), after_id=after_id
+                )
+            result.planned_invoices += batch.invoices
+            result.queued += batch.queued
+            result.skipped += batch.skipped
+            after_id = batch.last_invoice_id
+            if batch.done:
+                break
+        for _ in range(MAX_RELAY_ROUNDS):
+            if self.stop_event.is_set():
+                break
+            relayed = relay_once(
+                self.database,
+                self.sender,
+                worker_id=self.worker_id,
+                now_fn=self.now_fn,
+                from_address=from_address(self.settings),
+                lease=timedelta(seconds=self.settings.outbox_lease_seconds),
+                should_stop=self.stop_event.is_set,
+            )
+            result.sent += relayed.sent
+            result.failed += relayed.failed
+            result.dead += relayed.dead
+            result.cancelled += relayed.cancelled
+            if relayed.sent + relayed.failed + relayed.dead + relayed.cancelled == 0:
+                break
+        self.beat()
+        return result
+
+    def run_forever(self, interval: float = DEFAULT_INTERVAL_SECONDS) -> None:
+        logger.info("worker %s started", self.worker_id)
+        while not self.stop_event.is_set():
+            try:
+                result = self.run_once()
+                if result.queued or result.sent or result.failed or result.dead:
+                    logger.info("worker pass: %s", result)
+            except Exception:
+                # A failed pass (database away, say) must not kill the loop; the next one
+                # retries, and nothing was committed half-way.
+                logger.exception("worker pass failed; retrying in %.0f s", interval)
+            self.stop_event.wait(interval)
+        logger.info("worker %s stopped", self.worker_id)
+
+    def beat(self) -> None:
+        now = self.now_fn()
+        with self.database.session_scope() as session:
+            session.merge(
+                WorkerHeartbeat(
+                    worker_id=self.worker_id[:200],
+                    hostname=socket.gethostname()[:255],
+                    pid=os.getpid(),
+                    started_at=self.started_at,
+                    last_seen_at=now,
+                )
+            )
