@@ -10,6 +10,7 @@ SQLite specifics, each for a reason:
 * ``foreign_keys=ON``: SQLite ignores foreign keys unless asked.
 * WAL journal and a busy timeout: readers never block the writer, and a writer waits for
   another instead of failing at once.
+* ``lower()`` replaced by Python's, which folds every script, not only ASCII.
 * ``BEGIN IMMEDIATE``: a transaction takes the write lock when it starts. A deferred
   transaction that reads and then writes can fail with "database is locked" when another
   connection wrote in between; taking the lock up front makes concurrent requests queue.
@@ -59,10 +60,17 @@ def _configure_sqlite(engine: Engine) -> None:
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+        # SQLite's own lower() folds ASCII only; searches must match "Émile" with "émile"
+        # as PostgreSQL does.
+        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 def build_session_factory(engine: Engine) -> sessionmaker[Session]:

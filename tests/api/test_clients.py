@@ -371,3 +371,13 @@ def test_the_same_client_details_may_exist_in_two_accounts(api: TestClient) -> N
     assert first["id"] != second["id"]
     assert [c["id"] for c in client_list(api, ada)["items"]] == [first["id"]]
     assert [c["id"] for c in client_list(api, bob)["items"]] == [second["id"]]
+
+
+def test_search_folds_case_beyond_ascii(api: TestClient) -> None:
+    """Both databases find "Émile Zoë" when searched as "émile zoë" (and the reverse)."""
+    headers = auth_headers(api)
+    create_client(api, headers, name="Émile Zoë SARL", email="emile@example.fr")
+    create_client(api, headers, name="ÖZTÜRK GMBH", email="o@example.de")
+    for query, expected in [("émile zoë", "Émile Zoë SARL"), ("öztürk", "ÖZTÜRK GMBH")]:
+        found = api.get("/clients", params={"q": query}, headers=headers).json()["items"]
+        assert [client["name"] for client in found] == [expected]
