@@ -199,6 +199,9 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/invoices/{invoice_id}/reminders/preview"): Probe(
         _invoice("reminded"), lambda _a: {"offset_days": 7}, 200
     ),
+    ("POST", "/invoices/{invoice_id}/reminders/send-now"): Probe(
+        _invoice("reminded"), lambda _a: {"offset_days": 30}, 201
+    ),
     ("GET", "/invoices/{invoice_id}/activity"): Probe(_invoice("reminded"), no_body, 200),
     ("GET", "/reminders/{reminder_id}"): Probe(_reminder("sent"), no_body, 200),
     ("POST", "/reminders/{reminder_id}/send-now"): Probe(_reminder("scheduled"), no_body, 200),

@@ -89,7 +89,9 @@ def plan_batch(
                     _record(session, invoice, planned, state="skipped", reason=reason, now=now)
                     result.skipped += 1
                 if decision.send is not None:
-                    _queue(session, settings, invoice, client, user, decision.send, templates, now)
+                    queue_step(
+                        session, settings, invoice, client, user, decision.send, templates, now
+                    )
                     result.queued += 1
         except IntegrityError:
             # Another worker recorded these steps first; it owns this invoice's sends.
@@ -129,7 +131,7 @@ def _record(
     return reminder
 
 
-def _queue(
+def queue_step(
     session: Session,
     settings: Settings,
     invoice: Invoice,
@@ -138,7 +140,9 @@ def _queue(
     planned: PlannedStep,
     templates: dict[tuple[int, str], EmailTemplate],
     now: datetime,
-) -> None:
+) -> Reminder:
+    """Record ``planned`` as scheduled and put its rendered email in the outbox, due at
+    once: the two rows are written together or not at all."""
     reminder = _record(session, invoice, planned, state="scheduled", reason="", now=now)
     email = render_reminder(
         invoice, client, user, tone=planned.step.tone, templates=templates, now=now
@@ -156,6 +160,7 @@ def _queue(
         headers=email_headers(settings, user, key),
         now=now,
     )
+    return reminder
 
 
 def render_reminder(

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Depends, Query
 
 from duespark.auth.dependencies import CurrentUser
-from duespark.dependencies import NowDep, SessionDep
+from duespark.dependencies import NowDep, SessionDep, SettingsDep
 from duespark.kit.pagination import MAX_ID, Page, PageParams, ResourceId, page_params
 from duespark.models import Reminder
 from duespark.reminders import service as reminder_service
@@ -22,6 +22,7 @@ from duespark.reminders.schemas import (
     PolicyRead,
     PreviewRequest,
     ReminderRead,
+    SendStepNow,
     Timeline,
 )
 
@@ -174,6 +175,27 @@ def preview_reminder(
     data = data or PreviewRequest()
     return reminder_service.preview(
         session, user, invoice_id, offset_days=data.offset_days, tone=data.tone, now=now
+    )
+
+
+@router.post(
+    "/invoices/{invoice_id}/reminders/send-now",
+    status_code=201,
+    response_model=ReminderRead,
+    responses={**REFUSED, 422: {"description": "No such step in the policy"}},
+)
+def send_step_now(
+    invoice_id: ResourceId,
+    data: SendStepNow,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> Reminder:
+    """Send a step of the invoice's policy now, by hand, even before its day. It joins the
+    ledger, so the worker will not send it again."""
+    return reminder_service.send_step_now(
+        session, user, invoice_id, offset_days=data.offset_days, settings=settings, now=now
     )
 
 

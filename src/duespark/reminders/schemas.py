@@ -91,3 +91,9 @@ class EmailPreview(BaseModel):
     subject: str
     text: str
     html: str
+
+
+class SendStepNow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    offset_days: int = Field(ge=-365, le=365, description="A step of the invoice's policy.")

@@ -9,16 +9,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from duespark.clients import service as client_service
 from duespark.clock import local_today
+from duespark.config import Settings
 from duespark.errors import Conflict, InvalidInput, NotFound
 from duespark.invoices import service as invoice_service
 from duespark.kit.pagination import PageParams
 from duespark.models import Client, Invoice, InvoiceActivity, Reminder, User
 from duespark.reminders import repository as reminder_repository
-from duespark.reminders.planning import invoice_facts, render_reminder
+from duespark.reminders.planning import invoice_facts, queue_step, render_reminder
 from duespark.reminders.policy import PolicySource, ReminderPolicy, Tone, resolve_policy
 from duespark.reminders.repository import ReminderFilters
 from duespark.reminders.schedule import (
@@ -338,3 +340,56 @@ def _next_tone(
     if decision.upcoming:
         return decision.upcoming[0].step.tone
     return policy.steps[-1].tone if policy.steps else Tone.friendly
+
+
+def send_step_now(
+    session: Session,
+    user: User,
+    invoice_id: int,
+    *,
+    offset_days: int,
+    settings: Settings,
+    now: datetime,
+) -> Reminder:
+    """Send a step of the invoice's policy by hand, before its time: it is recorded in the
+    ledger like any other, so it is never sent again (nor twice by a racing worker)."""
+    invoice = invoice_service.get_invoice(session, user, invoice_id)
+    client = client_service.get_client(session, user, invoice.client_id)
+    if invoice.status != "open":
+        raise Conflict(f"The invoice is {invoice.status}; reminders are only sent for open ones.")
+    facts = invoice_facts(invoice, client, user)
+    if is_paused(facts, local_today(now, client.time_zone)):
+        raise Conflict("Reminders are paused for this invoice; resume them first.")
+    policy, _ = resolve_policy(user.reminder_policy, client.reminder_policy)
+    steps = {step.offset_days: step for step in policy.steps}
+    if offset_days not in steps:
+        raise InvalidInput(
+            f"The invoice's policy has no step at {offset_days:+d} days; "
+            f"its steps are {sorted(steps)}.",
+            field="offset_days",
+        )
+    recorded = {
+        row.offset_days: row for row in reminder_repository.for_invoice(session, invoice.id)
+    }
+    if offset_days in recorded:
+        raise Conflict(
+            f"The {offset_days:+d} day step is already {recorded[offset_days].state}; "
+            "a step is never sent twice."
+        )
+    templates = reminder_repository.own_templates(session, [user.id])
+    planned = PlannedStep(steps[offset_days], now)
+    try:
+        with session.begin_nested():
+            reminder = queue_step(session, settings, invoice, client, user, planned, templates, now)
+    except IntegrityError:
+        raise Conflict("A worker recorded this step a moment ago; it is not sent twice.") from None
+    reminder_repository.add_activity(
+        session,
+        user_id=user.id,
+        invoice_id=invoice.id,
+        kind="reminder_send_now",
+        detail=f"{reminder.tone} reminder ({offset_days:+d} days) sent by hand",
+        now=now,
+    )
+    session.flush()
+    return reminder
