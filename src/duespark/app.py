@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from duespark import __version__, exception_handlers
+from duespark import __version__, exception_handlers, observability
 from duespark.auth.router import router as auth_router
 from duespark.clients.router import router as clients_router
 from duespark.config import Settings
@@ -25,6 +25,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # JSON logs once the app serves, not merely when it is built (tests build many).
+        observability.configure_logging()
         yield
         database.dispose()
 
@@ -37,6 +39,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.state.settings = settings
     app.state.database = database
     app.add_middleware(BodySizeLimit)
+    observability.install(app, database)  # after BodySizeLimit: it must be the outer layer
     exception_handlers.install(app)
     for router in (health_router, auth_router, clients_router, invoices_router):
         app.include_router(router)

@@ -13,6 +13,7 @@ that says what to do, rather than discovered later:
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from enum import StrEnum
 from pathlib import Path
@@ -24,6 +25,8 @@ from sqlalchemy.engine import make_url
 MIN_SECRET_KEY_LENGTH = 32
 PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "secret-key", "dev", "test"})
 DEFAULT_DATABASE_URL = "sqlite:///./duespark.db"
+MIN_METRICS_TOKEN_LENGTH = 24
+METRICS_TOKEN_PATTERN = re.compile(rf"[A-Za-z0-9\-._~+/]{{{MIN_METRICS_TOKEN_LENGTH},256}}=*")
 
 
 class ConfigError(Exception):
@@ -64,6 +67,9 @@ class Settings(BaseModel):
     refresh_token_days: int = Field(
         30, ge=1, le=365, validation_alias="DUESPARK_REFRESH_TOKEN_DAYS"
     )
+    # Bearer token for GET /metrics (see duespark.observability.metrics): unset, /metrics is
+    # open in development and refused in production, so it is never public by accident.
+    metrics_token: str | None = Field(None, validation_alias="DUESPARK_METRICS_TOKEN")
 
     @field_validator("secret_key_fallbacks", mode="before")
     @classmethod
@@ -82,6 +88,21 @@ class Settings(BaseModel):
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             raise ValueError("DUESPARK_BASE_URL must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _check_metrics_token(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not METRICS_TOKEN_PATTERN.fullmatch(value):
+            raise ValueError(
+                f"DUESPARK_METRICS_TOKEN must be {MIN_METRICS_TOKEN_LENGTH} to 256 characters "
+                "of letters, digits and -._~+/ (a bearer token); generate one with "
+                "`openssl rand -hex 32`"
+            )
+        if len(set(value)) < 8:
+            raise ValueError("DUESPARK_METRICS_TOKEN is too guessable; generate a random token")
+        return value
 
     @field_validator("email_url")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from duespark.models import LoginFailure, RefreshToken, User
@@ -72,5 +72,33 @@ def revoke_all_for_user(session: Session, user_id: int, *, now: datetime) -> int
         update(RefreshToken)
         .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
+    )
+    return result.rowcount
+
+
+def count_live_sessions(session: Session, *, now: datetime, user_id: int | None = None) -> int:
+    """Sessions that could still refresh: each live family has exactly one unused,
+    unrevoked, unexpired token (rotated tokens are marked used), so count those."""
+    query = select(func.count()).where(
+        RefreshToken.used_at.is_(None),
+        RefreshToken.revoked_at.is_(None),
+        RefreshToken.expires_at > now,
+    )
+    if user_id is not None:
+        query = query.where(RefreshToken.user_id == user_id)
+    return session.scalar(query) or 0
+
+
+def revoke_all(session: Session, *, now: datetime) -> int:
+    result = session.execute(
+        update(RefreshToken).where(RefreshToken.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    return result.rowcount
+
+
+def bump_all_token_versions(session: Session, *, now: datetime) -> int:
+    """Invalidate every access token of every user at once, in one statement."""
+    result = session.execute(
+        update(User).values(token_version=User.token_version + 1, updated_at=now)
     )
     return result.rowcount

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Response, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from duespark.auth import service as auth_service
 from duespark.auth.dependencies import CurrentUser
@@ -17,6 +18,7 @@ from duespark.auth.schemas import (
     UserRegister,
     UserUpdate,
 )
+from duespark.auth.tokens import Keyring
 from duespark.dependencies import ClientAddressDep, NowDep, SessionDep, SettingsDep
 from duespark.exception_handlers import error_response
 from duespark.models import User
@@ -107,3 +109,21 @@ def change_password(
         settings=settings,
         now=now,
     )
+
+
+class KeyIds(BaseModel):
+    signing_key_id: str
+    accepted_key_ids: list[str]
+
+
+@router.get("/keys", response_model=KeyIds)
+def key_ids(settings: SettingsDep, response: Response) -> KeyIds:
+    """The ids of the key this instance signs with and of every key it accepts.
+
+    Public on purpose: during a key rotation the operator asks every instance (``duespark
+    keys status --url``) whether it accepts the new key before any instance signs with it.
+    An id is a truncated hash of the key and reveals nothing an issued token does not.
+    """
+    keyring = Keyring.from_settings(settings)
+    response.headers["Cache-Control"] = "no-store"
+    return KeyIds(signing_key_id=keyring.signing_key_id, accepted_key_ids=keyring.verifying_key_ids)

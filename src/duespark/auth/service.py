@@ -157,10 +157,29 @@ def change_password(
 
 
 def revoke_sessions(session: Session, user: User, *, now: datetime) -> int:
-    """Log a user out everywhere: refresh tokens revoked, access tokens invalidated."""
+    """Log a user out everywhere: refresh tokens revoked, access tokens invalidated.
+
+    Returns how many sessions were live (could still refresh) before the revocation."""
+    live = auth_repository.count_live_sessions(session, now=now, user_id=user.id)
     user.token_version += 1
     user.updated_at = now
-    return auth_repository.revoke_all_for_user(session, user.id, now=now)
+    auth_repository.revoke_all_for_user(session, user.id, now=now)
+    return live
+
+
+@dataclass(frozen=True)
+class RevokedAll:
+    users: int
+    sessions: int
+
+
+def revoke_all_sessions(session: Session, *, now: datetime) -> RevokedAll:
+    """Log everybody out (after a key or database compromise): every refresh token
+    revoked and every user's token_version raised, so no access token works either."""
+    live = auth_repository.count_live_sessions(session, now=now)
+    users = auth_repository.bump_all_token_versions(session, now=now)
+    auth_repository.revoke_all(session, now=now)
+    return RevokedAll(users=users, sessions=live)
 
 
 def authenticate(session: Session, *, access_token: str, settings: Settings, now: datetime) -> User:

@@ -9,7 +9,19 @@ from __future__ import annotations
 import typer
 
 from duespark import __version__
-from duespark.cli import db, outbox, serve, worker
+from duespark.cli import (
+    backup,
+    db,
+    incident,
+    keys,
+    outbox,
+    perf,
+    serve,
+    sessions,
+    smoke,
+    status,
+    worker,
+)
 
 app = typer.Typer(
     name="duespark",
@@ -22,6 +34,13 @@ app.command(name="serve")(serve.serve)
 app.command(name="worker")(worker.worker)
 app.add_typer(db.app, name="db")
 app.add_typer(outbox.app, name="outbox")
+app.add_typer(keys.app, name="keys")
+app.add_typer(sessions.app, name="sessions")
+app.add_typer(backup.app, name="backup")
+app.add_typer(perf.app, name="perf")
+app.add_typer(incident.app, name="incident")
+app.command(name="status")(status.status)
+app.command(name="smoke")(smoke.smoke)
 
 
 def _version(value: bool) -> None:
