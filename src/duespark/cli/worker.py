@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from types import FrameType
@@ -13,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from duespark.cli._common import console, describe_database, fail, settings_or_exit
 from duespark.db import Database
 from duespark.email.sender import sender_from_settings
+from duespark.observability.logging import configure_logging
 from duespark.ops import migrations
 from duespark.worker.main import DEFAULT_INTERVAL_SECONDS, Worker
 
@@ -29,7 +29,7 @@ def worker(
     then exits.
     """
     settings = settings_or_exit()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     database = Database(settings)
     try:
         state = migrations.schema_state(database.engine)
