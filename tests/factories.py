@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from duespark.models import Client, User
 
 PASSWORD = "correct horse battery staple"
 _numbers = itertools.count(1)
@@ -69,3 +73,36 @@ def create_invoice(
     response = api.post("/invoices", json=body, headers=headers)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+# --- rows written straight to the database, for tests that need volume or a fixed `now` ---
+
+
+def add_user(session: Session, *, now: datetime, **overrides: Any) -> User:
+    """An account row (its password hash is not a usable one: it never logs in)."""
+    values: dict[str, Any] = {
+        "email": "ada@engines.example",
+        "password_hash": "not-a-real-hash",
+        "name": "Ada Lovelace",
+        "business_name": "Analytical Engines",
+        "time_zone": "Europe/London",
+        **overrides,
+    }
+    user = User(created_at=now, updated_at=now, **values)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def add_client(session: Session, user: User, *, now: datetime, **overrides: Any) -> Client:
+    values: dict[str, Any] = {
+        "name": "Globex",
+        "email": "accounts@globex.example",
+        "time_zone": "America/New_York",
+        "default_currency": "USD",
+        **overrides,
+    }
+    client = Client(user_id=user.id, created_at=now, updated_at=now, **values)
+    session.add(client)
+    session.flush()
+    return client

@@ -13,11 +13,12 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from duespark.db import Database
-from duespark.models import Client, Invoice, User
+from duespark.models import Client, Invoice
 from duespark.ops.backup import postgres, sqlite
 from duespark.ops.backup.common import NullReporter, Step, sha256_file
 from duespark.ops.backup.manifest import TableFingerprint, manifest_path
 from duespark.ops.backup.pgtools import PgTarget
+from tests.factories import add_client, add_user
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 MARKER = "MARKER-7777777"
@@ -26,28 +27,8 @@ MARKER = "MARKER-7777777"
 def seed(database: Database, invoices: int = 300) -> tuple[int, int]:
     """One account, one client whose notes carry :data:`MARKER`, and ``invoices`` invoices."""
     with database.session_scope() as session:
-        user = User(
-            email="ada@engines.example",
-            password_hash="not-a-real-hash",
-            name="Ada Lovelace",
-            business_name="Analytical Engines",
-            time_zone="Europe/London",
-            created_at=T0,
-            updated_at=T0,
-        )
-        session.add(user)
-        session.flush()
-        client = Client(
-            user_id=user.id,
-            name="Globex",
-            email="accounts@globex.example",
-            time_zone="America/New_York",
-            default_currency="USD",
-            notes=f"pays late; {MARKER}",
-            created_at=T0,
-            updated_at=T0,
-        )
-        session.add(client)
+        user = add_user(session, now=T0)
+        client = add_client(session, user, now=T0, notes=f"pays late; {MARKER}")
         session.flush()
         if invoices:
             session.execute(

@@ -34,6 +34,7 @@ from duespark.outbox.relay import RelayResult, relay_once
 from duespark.outbox.retry import MAX_ATTEMPTS
 from duespark.outbox.writer import add_email
 from tests.conftest import TEST_SECRET_KEY
+from tests.factories import add_client, add_user
 from tests.smtp import SmtpCapture, free_port, smtp_capture
 from tests.unit.test_email_sender import smtp_sender
 
@@ -72,28 +73,8 @@ def seed(
     reminder's email in the outbox: all written in one transaction, as planning would."""
     number = next(_accounts)
     with database.session_scope() as session:
-        user = User(
-            email=f"ada{number}@engines.example",
-            password_hash="not-a-real-hash",
-            name="Ada Lovelace",
-            business_name="Analytical Engines",
-            time_zone="Europe/London",
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(user)
-        session.flush()
-        client = Client(
-            user_id=user.id,
-            name="Globex",
-            email=recipient,
-            time_zone="America/New_York",
-            default_currency="USD",
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(client)
-        session.flush()
+        user = add_user(session, now=now, email=f"ada{number}@engines.example")
+        client = add_client(session, user, now=now, email=recipient)
         seeded = Seeded(user.id, user.email, client.id)
         for index in range(invoices):
             invoice = Invoice(

@@ -15,9 +15,10 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from duespark.db import Database
-from duespark.models import Client, Invoice, OutboxMessage, Reminder, User
+from duespark.models import Invoice, OutboxMessage, Reminder
 from tests.cli.conftest import DUESPARK, base_environ
 from tests.conftest import TEST_SECRET_KEY
+from tests.factories import add_client, add_user
 from tests.smtp import SmtpCapture, smtp_capture
 
 pytestmark = pytest.mark.postgresql
@@ -50,31 +51,24 @@ def seed_due_invoices(database: Database, count: int) -> None:
     ``count`` invoices already past it: each one owes exactly one email."""
     now = datetime.now(UTC)
     with database.session_scope() as session:
-        user = User(
+        user = add_user(
+            session,
+            now=now,
             email="bulk@example.com",
-            password_hash="unused",
             name="Bulk Sender",
             business_name="Bulk Ltd",
             time_zone="UTC",
             reminder_policy=ALWAYS_OPEN,
-            created_at=now,
-            updated_at=now,
         )
-        session.add(user)
-        session.flush()
-        client = Client(
-            user_id=user.id,
+        client = add_client(
+            session,
+            user,
+            now=now,
             name="Payer",
             email="payer@example.com",
             time_zone="UTC",
-            locale="en",
             default_currency="EUR",
-            notes="",
-            created_at=now,
-            updated_at=now,
         )
-        session.add(client)
-        session.flush()
         rows = [
             {
                 "user_id": user.id,
