@@ -123,7 +123,7 @@ def test_an_outbox_backlog_warns_then_fails_with_its_age(
 
 def test_dead_letters_warn_with_the_command_to_see_them(database: Database, tmp_path: Path) -> None:
     beat(database, timedelta(seconds=1))
-    ids = seed(database, invoices=3).message_ids
+    ids = seed(database, now=utc_now() - timedelta(seconds=30), invoices=3).message_ids
     with database.engine.begin() as connection:
         connection.execute(
             update(OutboxMessage)

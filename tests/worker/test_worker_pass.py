@@ -5,7 +5,7 @@ payment. Runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -154,16 +154,26 @@ def test_the_clients_business_hours_decide(
 def test_a_paused_invoice_waits_and_then_sends_one(
     api: TestClient, database: Database, smtp: SmtpCapture
 ) -> None:
+    """Pause until a date (the API refuses past dates, so the scenario is set in the real
+    calendar): nothing while paused, one reminder on the first business day after."""
     headers, _, invoice = overdue_invoice(api)
+    until = date.today() + timedelta(days=10)
     pause = api.post(
-        f"/invoices/{invoice['id']}/pause", json={"until": "2026-12-04"}, headers=headers
+        f"/invoices/{invoice['id']}/pause", json={"until": until.isoformat()}, headers=headers
     )
     assert pause.status_code == 200
-    during = make_worker(database, smtp, MONDAY_MORNING_BERLIN).run_once()
+    during = make_worker(database, smtp, morning_in_berlin(until - timedelta(days=3))).run_once()
     assert during.queued == 0
-    after = make_worker(database, smtp, datetime(2026, 12, 7, 9, 30, tzinfo=UTC)).run_once()
+    after = make_worker(database, smtp, morning_in_berlin(until + timedelta(days=1))).run_once()
     assert after.sent == 1
     assert len(smtp.received) == 1
+
+
+def morning_in_berlin(day: date) -> datetime:
+    """09:30 UTC (10:30 or 11:30 in Berlin) on ``day``, or the next weekday."""
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 9, 30, tzinfo=UTC)
 
 
 def test_smtp_down_then_back_delivers_once(api: TestClient, database: Database) -> None:

@@ -94,7 +94,7 @@ def start_worker(database: Database, smtp: SmtpCapture, *args: str) -> subproces
         SECRET_KEY=TEST_SECRET_KEY,
         DUESPARK_EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}?timeout=5",
         DUESPARK_EMAIL_FROM="reminders@duespark.example",
-        DUESPARK_OUTBOX_LEASE_SECONDS="3",
+        DUESPARK_OUTBOX_LEASE_SECONDS="10",
     )
     return subprocess.Popen(
         [DUESPARK, "worker", *args],

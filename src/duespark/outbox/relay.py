@@ -127,6 +127,8 @@ def _send(
         with sender.connect() as connection:
             while outgoing and not should_stop():
                 item = outgoing.popleft()
+                if not batch.renew(item):
+                    continue  # the lease ran out and another worker holds it now
                 error = _deliver(connection, item)
                 if error is None:
                     batch.record_sent(item)
@@ -172,6 +174,12 @@ class _Batch:
         self.now_fn = now_fn
         self.rng = rng
         self.tally = _Tally()
+
+    def renew(self, item: _Outgoing) -> bool:
+        with self.database.session_scope() as session:
+            return repository.renew_claim(
+                session, item.id, worker_id=self.worker_id, now=self.now_fn()
+            )
 
     def record_sent(self, item: _Outgoing) -> None:
         with self.database.session_scope() as session:

@@ -131,6 +131,24 @@ def release_stale(
     return stale
 
 
+def renew_claim(session: Session, message_id: int, *, worker_id: str, now: datetime) -> bool:
+    """Confirm, just before sending, that this worker still holds the claim, and restart
+    its lease. A batch that takes longer than the lease to send would otherwise see its
+    tail released to another worker and sent twice; with this check the slow worker skips
+    what it no longer holds, and the lease only runs out on a worker that stopped moving."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.status == "sending",
+            OutboxMessage.claimed_by == worker_id,
+        )
+        .values(claimed_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
 def release(session: Session, ids: Iterable[int], *, worker_id: str, now: datetime) -> int:
     """Hand back claimed messages this worker will not send (it is stopping), without
     counting an attempt."""
