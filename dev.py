@@ -58,8 +58,8 @@ def main(argv: list[str]) -> None:
         os.execv(BIN / "duespark", [str(BIN / "duespark"), "serve", *rest])
     elif command == "test":
         ensure_environment("test")
-        run([str(BIN / "ruff"), "check", "src", "tests", "bench", "dev.py"])
-        run([str(BIN / "ruff"), "format", "--check", "src", "tests", "bench", "dev.py"])
+        run([str(BIN / "ruff"), "check", "src", "tests", "bench", "scripts", "dev.py"])
+        run([str(BIN / "ruff"), "format", "--check", "src", "tests", "bench", "scripts", "dev.py"])
         os.execv(PYTHON, [str(PYTHON), "-m", "pytest", *rest])
     elif command == "duespark":
         ensure_environment("")

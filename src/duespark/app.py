@@ -10,12 +10,13 @@ from fastapi import FastAPI
 from duespark import __version__, exception_handlers, observability
 from duespark.auth.router import router as auth_router
 from duespark.clients.router import router as clients_router
-from duespark.config import Settings
+from duespark.config import Settings, load_settings
 from duespark.db import Database
 from duespark.health.router import router as health_router
 from duespark.invoices.router import router as invoices_router
 from duespark.middleware import BodySizeLimit
 from duespark.reminders.router import router as reminders_router
+from duespark.serving.drain import DrainState
 from duespark.templates.router import router as templates_router
 
 
@@ -38,6 +39,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     )
     app.state.settings = settings
     app.state.database = database
+    # Flipped by the server on SIGTERM (duespark.serving.server); /readyz reads it.
+    app.state.drain = DrainState()
     app.add_middleware(BodySizeLimit)
     observability.install(app, database)  # after BodySizeLimit: it must be the outer layer
     exception_handlers.install(app)
@@ -46,3 +49,15 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.include_router(templates_router)
     app.include_router(reminders_router)
     return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """An app from the process environment, for an external ASGI server's factory mode:
+    ``uvicorn --factory duespark.app:create_app_from_environment``.
+
+    ``duespark serve`` is the supported way to run DueSpark (it migrates SQLite, drains on
+    SIGTERM and runs the worker); this entry point exists for platforms that must start
+    the ASGI server themselves. Each process that calls it loads settings and builds its own
+    app and engine, so nothing is shared between processes except the database.
+    """
+    return create_app(load_settings())

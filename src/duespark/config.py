@@ -25,6 +25,8 @@ from sqlalchemy.engine import make_url
 MIN_SECRET_KEY_LENGTH = 32
 PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "secret-key", "dev", "test"})
 DEFAULT_DATABASE_URL = "sqlite:///./duespark.db"
+DEFAULT_DRAIN_SECONDS = 10.0
+MAX_DRAIN_SECONDS = 600.0
 MIN_METRICS_TOKEN_LENGTH = 24
 METRICS_TOKEN_PATTERN = re.compile(rf"[A-Za-z0-9\-._~+/]{{{MIN_METRICS_TOKEN_LENGTH},256}}=*")
 
@@ -66,6 +68,11 @@ class Settings(BaseModel):
     )
     refresh_token_days: int = Field(
         30, ge=1, le=365, validation_alias="DUESPARK_REFRESH_TOKEN_DAYS"
+    )
+    # Seconds between SIGTERM and the server no longer accepting: /readyz answers 503 at
+    # once, and the load balancer needs a few probe intervals to stop routing here.
+    drain_seconds: float = Field(
+        DEFAULT_DRAIN_SECONDS, ge=0, le=MAX_DRAIN_SECONDS, validation_alias="DUESPARK_DRAIN_SECONDS"
     )
     # Bearer token for GET /metrics (see duespark.observability.metrics): unset, /metrics is
     # open in development and refused in production, so it is never public by accident.

@@ -33,7 +33,8 @@ def run_cli(
 def base_environ(**extra: str) -> dict[str, str]:
     """A clean environment: only what the command needs, nothing inherited by accident."""
     keep = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
-    return {**keep, "COLUMNS": "200", **extra}
+    # Servers started by tests stop at once unless a test asks for a drain period.
+    return {**keep, "COLUMNS": "200", "DUESPARK_DRAIN_SECONDS": "0", **extra}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])

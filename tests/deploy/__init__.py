@@ -1,0 +1,1 @@
+"""Deployment: the container and Fly.io configuration, rolling restarts under load."""
