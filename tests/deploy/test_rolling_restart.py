@@ -26,7 +26,9 @@ import pytest
 
 from tests import postgres
 
-pytestmark = pytest.mark.postgresql
+# Several processes each: run one such test at a time, so the machine's two cores are
+# not shared between two load tests and their timings stay meaningful.
+pytestmark = [pytest.mark.postgresql, pytest.mark.xdist_group("multiprocess")]
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "rolling_restart.py"

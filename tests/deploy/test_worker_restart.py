@@ -25,7 +25,9 @@ from tests.cli.conftest import DUESPARK, base_environ
 from tests.conftest import TEST_SECRET_KEY, _migrate, make_settings
 from tests.smtp import SmtpCapture, smtp_capture
 
-pytestmark = pytest.mark.postgresql
+# Several processes each: run one such test at a time, so the machine's two cores are
+# not shared between two load tests and their timings stay meaningful.
+pytestmark = [pytest.mark.postgresql, pytest.mark.xdist_group("multiprocess")]
 
 BATCHES = 12
 BATCH_SIZE = 50

@@ -21,7 +21,9 @@ from tests.conftest import TEST_SECRET_KEY
 from tests.factories import add_client, add_user
 from tests.smtp import SmtpCapture, smtp_capture
 
-pytestmark = pytest.mark.postgresql
+# Several processes each: run one such test at a time, so the machine's two cores are
+# not shared between two load tests and their timings stay meaningful.
+pytestmark = [pytest.mark.postgresql, pytest.mark.xdist_group("multiprocess")]
 
 ALWAYS_OPEN = {
     "steps": [{"offset_days": 0, "tone": "friendly"}],
@@ -143,7 +145,7 @@ def test_a_worker_killed_mid_run_loses_nothing(pg_database: Database, smtp: Smtp
         wait_for(lambda: sum(message_ids(smtp).values()) >= 300, timeout=120, what="deliveries")
         workers[0].send_signal(signal.SIGKILL)
         workers[0].wait(timeout=10)
-        wait_for(lambda: len(message_ids(smtp)) >= total, timeout=240, what="every reminder")
+        wait_for(lambda: len(message_ids(smtp)) >= total, timeout=420, what="every reminder")
         # Give the survivors a moment to record the last deliveries as sent.
         wait_for(
             lambda: states(pg_database, OutboxMessage, "status") == {"sent": total},
