@@ -195,3 +195,27 @@ def test_smtp_down_then_back_delivers_once(api: TestClient, database: Database) 
         back = Worker(database, settings, sender_from_settings(settings), now_fn=lambda: later)
         assert back.run_once().sent == 1
         assert len(smtp.received) == 1
+
+
+def test_a_pass_forgets_failed_logins_too_old_to_matter(
+    database: Database, smtp: SmtpCapture
+) -> None:
+    from duespark.models import LoginFailure
+
+    now = MONDAY_MORNING_BERLIN
+    with database.session_scope() as session:
+        for minutes in (5, 14, 59, 61, 600):
+            session.add(
+                LoginFailure(
+                    email="ada@example.com",
+                    address="127.0.0.1",
+                    attempted_at=now - timedelta(minutes=minutes),
+                )
+            )
+    make_worker(database, smtp, now).run_once()
+    with database.session_scope() as session:
+        ages = sorted(
+            int((now - moment).total_seconds() // 60)
+            for moment in session.scalars(select(LoginFailure.attempted_at))
+        )
+    assert ages == [5, 14, 59]  # everything inside the last hour stays

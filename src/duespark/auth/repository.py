@@ -102,3 +102,9 @@ def bump_all_token_versions(session: Session, *, now: datetime) -> int:
         update(User).values(token_version=User.token_version + 1, updated_at=now)
     )
     return result.rowcount
+
+
+def prune_failures(session: Session, *, before: datetime) -> int:
+    """Forget failed logins too old to count toward any throttle."""
+    result = session.execute(delete(LoginFailure).where(LoginFailure.attempted_at < before))
+    return result.rowcount

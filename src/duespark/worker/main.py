@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from duespark import clock
+from duespark.auth import repository as auth_repository
+from duespark.auth.throttle import WINDOW as THROTTLE_WINDOW
 from duespark.config import Settings
 from duespark.db import Database
 from duespark.email.sender import EmailSender, from_address
@@ -32,6 +34,8 @@ logger = logging.getLogger("duespark.worker")
 
 DEFAULT_INTERVAL_SECONDS = 30.0
 MAX_RELAY_ROUNDS = 100
+# Longer than the throttle window, so pruning never shortens a lockout.
+FAILURE_RETENTION = THROTTLE_WINDOW * 4
 
 
 @dataclass
@@ -116,8 +120,11 @@ class Worker:
         logger.info("worker %s stopped", self.worker_id)
 
     def beat(self) -> None:
+        """Record that this worker is alive, and tidy what only grows: failed-login rows
+        older than any throttle window are dropped here, once per pass."""
         now = self.now_fn()
         with self.database.session_scope() as session:
+            auth_repository.prune_failures(session, before=now - FAILURE_RETENTION)
             session.merge(
                 WorkerHeartbeat(
                     worker_id=self.worker_id[:200],
