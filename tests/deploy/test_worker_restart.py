@@ -19,10 +19,11 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from duespark.db import Database
-from duespark.models import Client, Invoice, OutboxMessage, Reminder, User
+from duespark.models import Invoice, OutboxMessage, Reminder
 from tests import postgres
 from tests.cli.conftest import DUESPARK, base_environ
 from tests.conftest import TEST_SECRET_KEY, _migrate, make_settings
+from tests.factories import add_client, add_user
 from tests.smtp import SmtpCapture, smtp_capture
 
 # Several processes each: run one such test at a time, so the machine's two cores are
@@ -67,31 +68,24 @@ def smtp() -> Iterator[SmtpCapture]:
 def seed_account(database: Database) -> tuple[int, int]:
     now = datetime.now(UTC)
     with database.session_scope() as session:
-        user = User(
+        user = add_user(
+            session,
+            now=now,
             email="stream@example.com",
-            password_hash="unused",
             name="Stream Sender",
             business_name="Stream Ltd",
             time_zone="UTC",
             reminder_policy=ALWAYS_OPEN,
-            created_at=now,
-            updated_at=now,
         )
-        session.add(user)
-        session.flush()
-        client = Client(
-            user_id=user.id,
+        client = add_client(
+            session,
+            user,
+            now=now,
             name="Payer",
             email="payer@example.com",
             time_zone="UTC",
-            locale="en",
             default_currency="EUR",
-            notes="",
-            created_at=now,
-            updated_at=now,
         )
-        session.add(client)
-        session.flush()
         return user.id, client.id
 
 

@@ -10,12 +10,13 @@ from urllib.parse import urlsplit
 
 from markupsafe import Markup
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+# Characters that end a line or a header somewhere: never in a subject or a link.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 
 def is_web_link(url: str) -> bool:
     """Only absolute http(s) links become buttons: never ``javascript:`` or ``data:``."""
-    if not url or _CONTROL.search(url) or any(char.isspace() for char in url):
+    if not url or CONTROL_CHARACTERS.search(url) or any(char.isspace() for char in url):
         return False
     try:
         parts = urlsplit(url)

@@ -37,7 +37,7 @@ from markupsafe import Markup, escape
 
 from duespark.errors import InvalidInput
 from duespark.kit.money import format_amount
-from duespark.reminders.email_html import page, pay_button
+from duespark.reminders.email_html import CONTROL_CHARACTERS, page, pay_button
 from duespark.reminders.policy import DEFAULT_POLICY, Tone
 
 Field = Literal["subject", "body"]
@@ -347,12 +347,9 @@ def _compiled(source: str, *, html: bool) -> Template:
     return _HTML.from_string(tree)
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
-
-
 def clean_subject(text: str) -> str:
     """One line: control characters (CR and LF above all) become spaces, runs of spaces one."""
-    return " ".join(_CONTROL.sub(" ", text).split())
+    return " ".join(CONTROL_CHARACTERS.sub(" ", text).split())
 
 
 def _render_subject(subject: str, context: ReminderContext) -> str:
