@@ -21,6 +21,7 @@ from duespark.clock import utc_now
 from duespark.config import Settings
 from duespark.ops.backup import postgres, sqlite
 from duespark.ops.backup.common import (
+    BackupError,
     BackupUsageError,
     Reporter,
     fsync_directory,
@@ -73,7 +74,10 @@ def create_backup(
     recipient_keys = parse_recipients(recipients or [])
     encrypting = bool(recipient_keys)
     directory = directory.resolve()
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # backups hold every row
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # backups hold every row
+    except OSError as exc:
+        raise BackupError(f"cannot use {directory} for backups: {exc.strerror or exc}") from None
     created_at = now or utc_now()
     started = time.monotonic()
     backend = backend_of(settings)
@@ -128,9 +132,14 @@ def create_backup(
             duration_seconds=time.monotonic() - started,
         )
         save(archive, manifest)
-    except BaseException:
+    except BaseException as exc:
         partial.unlink(missing_ok=True)
         archive.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise BackupError(
+                f"cannot write the backup in {directory}: {exc.strerror or exc} "
+                "(is the disk full?); nothing was kept"
+            ) from None
         raise
     finally:
         if work is not None:

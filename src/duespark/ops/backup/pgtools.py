@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 from collections.abc import Callable
@@ -280,3 +281,19 @@ def maintenance_target(target: PgTarget, avoid: str) -> PgTarget:
             continue
         return candidate
     raise BackupError("cannot connect to the postgres or template1 database to rename databases")
+
+
+def describe_exit(code: int) -> str:
+    """A tool's exit status in words: a negative code is the signal that stopped it.
+
+    SIGXFSZ in particular means the file-size limit was reached while writing the archive,
+    which an operator reads as "out of space"."""
+    if code >= 0:
+        return f"exit {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        return f"killed by signal {-code}"
+    if name == "SIGXFSZ":
+        return "stopped by SIGXFSZ: the archive reached the file-size limit"
+    return f"killed by {name}"

@@ -30,6 +30,7 @@ from duespark.ops.backup.pgtools import (
     admin_connect,
     apply_session_settings,
     create_database,
+    describe_exit,
     drop_database,
     find_tool,
     maintenance_target,
@@ -159,7 +160,7 @@ def dump(
             code = run.wait()
         connection.rollback()
     if code != 0:
-        raise BackupError(f"pg_dump failed (exit {code}): {run.errors()}")
+        raise BackupError(f"pg_dump failed ({describe_exit(code)}): {run.errors()}")
     return DumpResult(tables, revision, source, {"pg_dump": tool_version(pg_dump)})
 
 
@@ -199,7 +200,7 @@ def restore(
             )
             code = run.wait()
         if code != 0:
-            raise BackupError(f"pg_restore failed (exit {code}): {run.errors()}")
+            raise BackupError(f"pg_restore failed ({describe_exit(code)}): {run.errors()}")
     except BaseException:
         drop_database(target, database)
         raise
