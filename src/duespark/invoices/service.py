@@ -141,6 +141,7 @@ def mark_paid(
         raise InvalidInput("amount_paid must be more than zero.", field="amount_paid")
     _apply(invoice, Action.mark_paid)
     invoice.paid_at = paid_at
+    invoice.paid_on = local_today(paid_at, user.time_zone)
     invoice.amount_paid_minor = amount_paid
     invoice.updated_at = now
     paid = format_amount(amount_paid, invoice.currency)
@@ -162,6 +163,7 @@ def reopen_invoice(session: Session, user: User, invoice_id: int, *, now: dateti
     invoice = get_invoice(session, user, invoice_id)
     _apply(invoice, Action.reopen)
     invoice.paid_at = None
+    invoice.paid_on = None
     invoice.amount_paid_minor = None
     invoice.updated_at = now
     _record(session, invoice, "reopened", "", now)

@@ -30,6 +30,9 @@ class Invoice(Timestamps, Base):
         CheckConstraint("amount_minor >= 0", name="amount_not_negative"),
         Index("ix_invoice_user_id_status_due_date", "user_id", "status", "due_date"),
         Index("ix_invoice_client_id", "client_id"),
+        # Analytics reads an account's payments of a window and its sales of a window.
+        Index("ix_invoice_user_id_paid_on", "user_id", "paid_on"),
+        Index("ix_invoice_user_id_issue_date", "user_id", "issue_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -44,6 +47,9 @@ class Invoice(Timestamps, Base):
     due_date: Mapped[date] = mapped_column(nullable=False)
     status: Mapped[str] = mapped_column(String(8), nullable=False)
     paid_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The payment's calendar date in the account's time zone, kept beside ``paid_at`` so
+    # that analytics can do date arithmetic in SQL; set and cleared together with it.
+    paid_on: Mapped[date | None] = mapped_column(nullable=True)
     amount_paid_minor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     payment_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
     notes: Mapped[str] = mapped_column(Text, nullable=False, default="")
