@@ -189,6 +189,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/invoices/{invoice_id}/void"): Probe(_invoice("open"), no_body, 200),
     ("POST", "/invoices/{invoice_id}/reopen"): Probe(_invoice("paid"), no_body, 200),
     ("GET", "/clients/{client_id}/reminders"): Probe(_client, no_body, 200),
+    ("GET", "/clients/{client_id}/stats"): Probe(_client, no_body, 200),
     ("PUT", "/clients/{client_id}/reminders"): Probe(_client, lambda _a: POLICY, 200),
     ("DELETE", "/clients/{client_id}/reminders"): Probe(_client, no_body, 200),
     ("POST", "/clients/{client_id}/pause"): Probe(_client, _pause_until, 200),
@@ -209,20 +210,27 @@ PROBES: dict[tuple[str, str], Probe] = {
 }
 
 _PARAMETER = re.compile(r"{([^}:]+)(?::[^}]+)?}")
+PAGES_PREFIX = "/app/"
 
 
 def id_parameters(path: str) -> list[str]:
     return [name for name in _PARAMETER.findall(path) if name.endswith("_id")]
 
 
+def is_page(path: str) -> bool:
+    """Web pages answer HTML, not the JSON error shape; tests/web/test_web_isolation.py
+    walks them the same way."""
+    return path.startswith(PAGES_PREFIX)
+
+
 def id_routes(app: FastAPI, openapi: dict[str, Any]) -> set[tuple[str, str]]:
-    """(method, path) of every route with an ``_id`` path parameter, from the router
+    """(method, path) of every JSON route with an ``_id`` path parameter, from the router
     itself (which also sees routes hidden from the schema) and from the OpenAPI document."""
     found: set[tuple[str, str]] = set()
     for route in iter_route_contexts(app.routes):
         path = route.path_format or route.path or ""
         for method in route.methods or set():
-            if method not in {"HEAD", "OPTIONS"} and id_parameters(path):
+            if method not in {"HEAD", "OPTIONS"} and id_parameters(path) and not is_page(path):
                 found.add((method, path))
     for path, operations in openapi["paths"].items():
         for method in operations:

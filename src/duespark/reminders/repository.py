@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -194,3 +194,47 @@ def cancel_scheduled_for_user(
     )
     for invoice_id in list(invoice_ids):
         cancel_scheduled(session, invoice_id=invoice_id, reason=reason, now=now)
+
+
+def scheduled_with_invoices(
+    session: Session, *, user_id: int, limit: int
+) -> Sequence[Row[tuple[Reminder, Invoice, Client]]]:
+    """The account's reminders waiting to be sent (``scheduled``: their email is in the
+    outbox), soonest first, with their invoice and client. Read-only."""
+    query = (
+        select(Reminder, Invoice, Client)
+        .join(Invoice, Invoice.id == Reminder.invoice_id)
+        .join(Client, Client.id == Invoice.client_id)
+        .where(Reminder.user_id == user_id, Reminder.state == "scheduled")
+        .order_by(Reminder.scheduled_for, Reminder.id)
+        .limit(limit)
+    )
+    return session.execute(query).all()
+
+
+def open_invoices_due_between(
+    session: Session, *, user_id: int, first: date, last: date, limit: int
+) -> Sequence[Row[tuple[Invoice, Client]]]:
+    """The account's open invoices due from ``first`` to ``last``, with their client,
+    earliest due first (at most ``limit``). Read-only."""
+    query = (
+        select(Invoice, Client)
+        .join(Client, Client.id == Invoice.client_id)
+        .where(
+            Invoice.user_id == user_id,
+            Invoice.status == "open",
+            Invoice.due_date >= first,
+            Invoice.due_date <= last,
+        )
+        .order_by(Invoice.due_date, Invoice.id)
+        .limit(limit)
+    )
+    return session.execute(query).all()
+
+
+def client_policies(session: Session, *, user_id: int) -> list[dict]:
+    """The account's clients' own reminder policies (most clients have none)."""
+    query = select(Client.reminder_policy).where(
+        Client.user_id == user_id, Client.reminder_policy.is_not(None)
+    )
+    return [policy for policy in session.scalars(query) if policy is not None]
