@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from duespark.exception_handlers import error_body
@@ -24,22 +26,39 @@ class BodySizeLimit:
       replayed to the application. This covers HTTP/1.1 chunked bodies, and also servers
       that announce neither header (HTTP/2 has no ``Transfer-Encoding``), so the limit
       does not depend on how the length was (not) declared.
+
+    ``path_limits`` gives some paths a larger limit (a file upload, which the multipart
+    parser spools to disk). Buffering such a body here would hold it all in memory, so
+    without a declared length it is passed on as it arrives and counted, and the read that
+    goes over the limit raises a 413 ``HTTPException``, which FastAPI lets through its body
+    parsing to the JSON error handler.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int = MAX_BODY_BYTES,
+        *,
+        path_limits: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.path_limits.get(scope.get("path", ""), self.max_bytes)
         declared = _declared_length(scope)
         if declared is not None:
-            if declared > self.max_bytes:
-                await self._refuse(send)
+            if declared > limit:
+                await self._refuse(send, limit)
                 return
             await self.app(scope, receive, send)
+            return
+        if limit > self.max_bytes:
+            await self.app(scope, _counted(receive, limit), send)
             return
         chunks: list[bytes] = []
         size = 0
@@ -52,20 +71,17 @@ class BodySizeLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(send)
+            if size > limit:
+                await self._refuse(send, limit)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
         body: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
         await self.app(scope, _replay_then(body, receive), send)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, limit: int) -> None:
         body = json.dumps(
-            error_body(
-                "payload_too_large", f"The request body is larger than {self.max_bytes} bytes."
-            ),
-            separators=(",", ":"),
+            error_body("payload_too_large", _too_large(limit)), separators=(",", ":")
         ).encode()
         await send(
             {
@@ -80,6 +96,27 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _too_large(limit: int) -> str:
+    return f"The request body is larger than {limit} bytes."
+
+
+def _counted(receive: Receive, limit: int) -> Receive:
+    """A ``receive`` that refuses, with a 413, to deliver more than ``limit`` bytes."""
+    size = 0
+
+    async def counted() -> Message:
+        nonlocal size
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                # The rest of the body is not read; do not reuse the connection.
+                raise HTTPException(413, _too_large(limit), headers={"Connection": "close"})
+        return message
+
+    return counted
 
 
 def _declared_length(scope: Scope) -> int | None:
