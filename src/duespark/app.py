@@ -8,16 +8,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from duespark import __version__, exception_handlers, observability
+from duespark.analytics.router import router as analytics_router
 from duespark.auth.router import router as auth_router
 from duespark.clients.router import router as clients_router
 from duespark.config import Settings, load_settings
 from duespark.db import Database
 from duespark.health.router import router as health_router
+from duespark.invoices.importing import IMPORT_MAX_BYTES
 from duespark.invoices.router import router as invoices_router
 from duespark.middleware import BodySizeLimit
 from duespark.reminders.router import router as reminders_router
 from duespark.serving.drain import DrainState
 from duespark.templates.router import router as templates_router
+from duespark.web.wiring import install_pages
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
@@ -41,13 +44,16 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.state.database = database
     # Flipped by the server on SIGTERM (duespark.serving.server); /readyz reads it.
     app.state.drain = DrainState()
-    app.add_middleware(BodySizeLimit)
+    uploads = {"/invoices/import": IMPORT_MAX_BYTES, "/app/invoices/import": IMPORT_MAX_BYTES}
+    app.add_middleware(BodySizeLimit, path_limits=uploads)
+    install_pages(app)  # the web pages; before observability, which must stay outermost
     observability.install(app, database)  # after BodySizeLimit: it must be the outer layer
     exception_handlers.install(app)
     for router in (health_router, auth_router, clients_router, invoices_router):
         app.include_router(router)
     app.include_router(templates_router)
     app.include_router(reminders_router)
+    app.include_router(analytics_router)
     return app
 
 

@@ -85,6 +85,7 @@ def _fuzz(api: TestClient, account: Account, operation: Any) -> int:
         method = kwargs.pop("method")
         url = kwargs.pop("url")
         response = account.api.request(method, url, **_httpx_kwargs(kwargs))
+        response.request.read()  # a streamed (multipart) body must be readable for the checks
         sent += 1
         case.validate_response(response, checks=CHECKS)
         if response.status_code == 401 and operation.path != "/auth/login":
@@ -100,6 +101,11 @@ def _httpx_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     for name, value in kwargs.items():
         if name == "data" and isinstance(value, (bytes, str)):
             converted["content"] = value
+        elif name == "data" and isinstance(value, dict):
+            # Form fields travel as text; a generated integer or boolean is sent as its text.
+            converted["data"] = {key: _text(item) for key, item in value.items()}
+        elif name == "files" and value:
+            converted["files"] = [(key, _file(item)) for key, item in _pairs(value)]
         elif name == "cookies":
             if value:
                 converted["headers"] = {
@@ -109,6 +115,25 @@ def _httpx_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
         else:
             converted[name] = value
     return converted
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_text(item) for item in value]
+    if isinstance(value, bool):
+        return str(value).lower()
+    return value if isinstance(value, (str, bytes)) else str(value)
+
+
+def _pairs(files: Any) -> list[tuple[str, Any]]:
+    return list(files.items()) if isinstance(files, dict) else list(files)
+
+
+def _file(value: Any) -> Any:
+    """A generated file part: (name, content[, type]) with text or bytes content."""
+    if isinstance(value, tuple):
+        return tuple(_text(part) if index == 1 else part for index, part in enumerate(value))
+    return _text(value)
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from duespark import __version__
 from duespark.cli import (
     backup,
     db,
+    demo,
+    importing,
     incident,
     keys,
     outbox,
@@ -39,8 +41,10 @@ app.add_typer(sessions.app, name="sessions")
 app.add_typer(backup.app, name="backup")
 app.add_typer(perf.app, name="perf")
 app.add_typer(incident.app, name="incident")
+app.add_typer(importing.app, name="import")
 app.command(name="status")(status.status)
 app.command(name="smoke")(smoke.smoke)
+app.command(name="demo")(demo.demo)
 
 
 def _version(value: bool) -> None:

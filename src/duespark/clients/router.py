@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from duespark.auth.dependencies import CurrentUser
 from duespark.clients import service as client_service
 from duespark.clients.schemas import ClientCreate, ClientRead, ClientSort, ClientUpdate
 from duespark.dependencies import NowDep, SessionDep
+from duespark.idempotency import service as idempotency
+from duespark.idempotency.dependencies import IdempotencyKeyHeader
 from duespark.kit.pagination import Page, PageParams, ResourceId, page_params
 from duespark.kit.search import SearchText
 from duespark.models import Client
@@ -38,9 +40,25 @@ def list_clients(
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ClientRead)
 def create_client(
-    data: ClientCreate, user: CurrentUser, session: SessionDep, now: NowDep
-) -> Client:
-    return client_service.create_client(session, user, data=data, now=now)
+    data: ClientCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    now: NowDep,
+    request: Request,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> ClientRead:
+    return idempotency.run_once(
+        session,
+        user_id=user.id,
+        key=idempotency_key,
+        scope="POST /clients",
+        fingerprint=idempotency.request_hash(request.url.path, data),
+        status_code=status.HTTP_201_CREATED,
+        operation=lambda: ClientRead.model_validate(
+            client_service.create_client(session, user, data=data, now=now)
+        ),
+        now=now,
+    )
 
 
 @router.get("/{client_id}", response_model=ClientRead, responses=NOT_FOUND)

@@ -1,0 +1,1 @@
+"""Idempotency keys on create requests: a retried request gets the first answer, once."""
