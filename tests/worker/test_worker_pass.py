@@ -219,3 +219,33 @@ def test_a_pass_forgets_failed_logins_too_old_to_matter(
             for moment in session.scalars(select(LoginFailure.attempted_at))
         )
     assert ages == [5, 14, 59]  # everything inside the last hour stays
+
+
+def test_a_pass_forgets_web_sessions_that_have_ended(database: Database, smtp: SmtpCapture) -> None:
+    from duespark.models import WebSession
+    from tests.factories import add_user
+
+    now = MONDAY_MORNING_BERLIN
+    with database.session_scope() as session:
+        user = add_user(session, now=now)
+        session.flush()
+        for name, expires_in, revoked_ago in (
+            ("live", timedelta(days=3), None),
+            ("expired", -timedelta(minutes=1), None),
+            ("revoked", timedelta(days=3), timedelta(minutes=1)),
+        ):
+            session.add(
+                WebSession(
+                    user_id=user.id,
+                    token_hash=name.ljust(64, "0"),
+                    token_version=user.token_version,
+                    created_at=now - timedelta(days=1),
+                    expires_at=now + expires_in,
+                    last_seen_at=now - timedelta(hours=1),
+                    revoked_at=now - revoked_ago if revoked_ago else None,
+                )
+            )
+    make_worker(database, smtp, now).run_once()
+    with database.session_scope() as session:
+        left = list(session.scalars(select(WebSession.token_hash)))
+    assert [value.rstrip("0") for value in left] == ["live"]

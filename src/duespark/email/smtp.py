@@ -91,7 +91,13 @@ class SmtpSender:
 
     def open_client(self) -> smtplib.SMTP:
         """A connected, secured and logged-in client, or :class:`TransportUnavailable`."""
-        context = self.ssl_context or ssl.create_default_context()
+        # Only when TLS is used: loading the system's CA certificates costs tens of
+        # milliseconds, and the relay opens a connection per batch.
+        context = (
+            self.ssl_context or ssl.create_default_context()
+            if self.implicit_tls or self.starttls
+            else None
+        )
         client: smtplib.SMTP | None = None
         try:
             if self.implicit_tls:

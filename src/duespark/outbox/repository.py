@@ -73,6 +73,7 @@ def claim(session: Session, *, now: datetime, limit: int, worker_id: str) -> Cla
         )
     )
     contexts = _lock_contexts(session, [m.reminder_id for m in due if m.reminder_id is not None])
+    sendable: list[OutboxMessage] = []
     for message in due:
         context = None
         if message.reminder_id is not None:
@@ -93,8 +94,8 @@ def claim(session: Session, *, now: datetime, limit: int, worker_id: str) -> Cla
                     ledger.record_cancelled(session, context.reminder, reason=reason, now=now)
                     result.cancelled.append(message)
                 continue
-        if _take(session, message, now=now, status="sending", claimed_by=worker_id):
-            result.claimed.append(message)
+        sendable.append(message)
+    result.claimed = _take_all(session, sendable, now=now, worker_id=worker_id)
     session.flush()
     return result
 
@@ -174,14 +175,21 @@ def mark_sent(session: Session, message_id: int, *, now: datetime) -> OutboxMess
     Accepted from any other state: the transport took the email, so "sent" is the truth
     even if the claim expired or the message was withdrawn while it was in flight.
     """
-    message = _locked(session, message_id)
-    if message is None or message.status == "sent":
+    # The message and its reminder in one statement: this runs once per email sent.
+    found = session.execute(
+        select(OutboxMessage, Reminder)
+        .outerjoin(Reminder, Reminder.id == OutboxMessage.reminder_id)
+        .where(OutboxMessage.id == message_id)
+        .with_for_update(of=OutboxMessage)
+        .execution_options(populate_existing=True)
+    ).first()
+    if found is None or found.OutboxMessage.status == "sent":
         return None
+    message, reminder = found.OutboxMessage, found.Reminder
     message.status = "sent"
     message.sent_at = now
     message.last_error = ""
     message.updated_at = now
-    reminder = _reminder(session, message)
     if reminder is not None:
         ledger.record_sent(session, reminder, recipient=message.recipient, now=now)
     session.flush()
@@ -341,6 +349,37 @@ def _take(
     for name, value in values.items():
         set_committed_value(message, name, value)
     return True
+
+
+def _take_all(
+    session: Session, messages: list[OutboxMessage], *, now: datetime, worker_id: str
+) -> list[OutboxMessage]:
+    """:func:`_take` for a whole batch in one statement (a claim runs once per message
+    sent): the ids it returns are the messages that were still pending, and so taken."""
+    if not messages:
+        return []
+    values = {"status": "sending", "updated_at": now, "claimed_at": now, "claimed_by": worker_id}
+    taken = set(
+        session.scalars(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_([message.id for message in messages]),
+                OutboxMessage.status == "pending",
+            )
+            .values(**values)
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    claimed = []
+    for message in messages:
+        if message.id not in taken:
+            session.expunge(message)
+            continue
+        for name, value in values.items():
+            set_committed_value(message, name, value)
+        claimed.append(message)
+    return claimed
 
 
 def _fail(

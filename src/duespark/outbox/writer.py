@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -65,26 +66,57 @@ def add_email(
     existing = session.scalar(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key))
     if existing is not None:
         return existing
-    _check(dedup_key=dedup_key, recipient=recipient, subject=subject)
     message = OutboxMessage(
-        user_id=user_id,
-        reminder_id=reminder_id,
-        dedup_key=dedup_key,
-        recipient=recipient,
-        subject=subject,
-        text_body=text_body,
-        html_body=html_body,
-        headers=dict(headers or {}),
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        last_error="",
-        created_at=now,
-        updated_at=now,
+        **email_values(
+            user_id=user_id,
+            reminder_id=reminder_id,
+            dedup_key=dedup_key,
+            recipient=recipient,
+            subject=subject,
+            text_body=text_body,
+            html_body=html_body,
+            headers=headers,
+            now=now,
+        )
     )
     session.add(message)
     session.flush()
     return message
+
+
+def email_values(
+    *,
+    user_id: int,
+    reminder_id: int | None,
+    dedup_key: str,
+    recipient: str,
+    subject: str,
+    text_body: str,
+    html_body: str,
+    headers: Mapping[str, str] | None = None,
+    now: datetime,
+) -> dict[str, object]:
+    """The checked column values of a new outbox row, due at ``now``, for callers that
+    insert many rows in one statement (a planning batch); checks as :func:`add_email`.
+    Such a caller gets no "already queued" answer: a repeated ``dedup_key`` fails its
+    statement on the unique key instead."""
+    _check(dedup_key=dedup_key, recipient=recipient, subject=subject)
+    return {
+        "user_id": user_id,
+        "reminder_id": reminder_id,
+        "dedup_key": dedup_key,
+        "recipient": recipient,
+        "subject": subject,
+        "text_body": text_body,
+        "html_body": html_body,
+        "headers": dict(headers or {}),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": "",
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _check(*, dedup_key: str, recipient: str, subject: str) -> None:
@@ -94,7 +126,17 @@ def _check(*, dedup_key: str, recipient: str, subject: str) -> None:
         raise InvalidInput("the recipient address is too long", field="recipient")
     if len(subject) > MAX_SUBJECT:
         raise InvalidInput(f"the subject is longer than {MAX_SUBJECT} characters", field="subject")
+    problem = _recipient_problem(recipient)
+    if problem is not None:
+        raise InvalidInput(problem, field="recipient")
+
+
+@lru_cache(maxsize=4096)
+def _recipient_problem(recipient: str) -> str | None:
+    """Why ``recipient`` is not one plain address, or None; remembered, since a planning
+    pass queues many emails to the same clients."""
     try:
         parse_address(recipient, what="recipient")
     except InvalidEmail as exc:
-        raise InvalidInput(str(exc), field="recipient") from None
+        return str(exc)
+    return None

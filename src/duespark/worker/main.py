@@ -26,9 +26,12 @@ from duespark.auth.throttle import WINDOW as THROTTLE_WINDOW
 from duespark.config import Settings
 from duespark.db import Database
 from duespark.email.sender import EmailSender, from_address
+from duespark.idempotency import repository as idempotency_repository
+from duespark.idempotency.service import RETENTION as IDEMPOTENCY_RETENTION
 from duespark.models import WorkerHeartbeat
 from duespark.outbox.relay import relay_once
-from duespark.reminders.planning import plan_batch
+from duespark.reminders.planning import plan_batch, planning_horizon
+from duespark.web import repository as web_sessions
 
 logger = logging.getLogger("duespark.worker")
 
@@ -72,11 +75,25 @@ class Worker:
         """One full pass: heartbeat, plan every open invoice, relay every due email."""
         result = PassResult()
         self.beat()
+        self.plan_pass(result)
+        self.relay_pass(result)
+        self.beat()
+        return result
+
+    def plan_pass(self, result: PassResult | None = None) -> PassResult:
+        """Plan every open invoice, a batch per transaction; counts go into ``result``."""
+        result = result if result is not None else PassResult()
         after_id = 0
+        with self.database.session_scope() as session:
+            due_by = planning_horizon(session, now=self.now_fn())
         while not self.stop_event.is_set():
             with self.database.session_scope() as session:
                 batch = plan_batch(
-                    session, settings=self.settings, now=self.now_fn(), after_id=after_id
+                    session,
+                    settings=self.settings,
+                    now=self.now_fn(),
+                    after_id=after_id,
+                    due_by=due_by,
                 )
             result.planned_invoices += batch.invoices
             result.queued += batch.queued
@@ -84,6 +101,12 @@ class Worker:
             after_id = batch.last_invoice_id
             if batch.done:
                 break
+        return result
+
+    def relay_pass(self, result: PassResult | None = None) -> PassResult:
+        """Send every due email (up to ``MAX_RELAY_ROUNDS`` claims); counts go into
+        ``result``."""
+        result = result if result is not None else PassResult()
         for _ in range(MAX_RELAY_ROUNDS):
             if self.stop_event.is_set():
                 break
@@ -102,7 +125,6 @@ class Worker:
             result.cancelled += relayed.cancelled
             if relayed.sent + relayed.failed + relayed.dead + relayed.cancelled == 0:
                 break
-        self.beat()
         return result
 
     def run_forever(self, interval: float = DEFAULT_INTERVAL_SECONDS) -> None:
@@ -121,10 +143,13 @@ class Worker:
 
     def beat(self) -> None:
         """Record that this worker is alive, and tidy what only grows: failed-login rows
-        older than any throttle window are dropped here, once per pass."""
+        older than any throttle window, idempotency keys past their retention and web
+        sessions that have ended are dropped here, once per pass."""
         now = self.now_fn()
         with self.database.session_scope() as session:
             auth_repository.prune_failures(session, before=now - FAILURE_RETENTION)
+            idempotency_repository.prune(session, before=now - IDEMPOTENCY_RETENTION)
+            web_sessions.prune(session, before=now)
             session.merge(
                 WorkerHeartbeat(
                     worker_id=self.worker_id[:200],
