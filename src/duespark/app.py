@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from duespark import __version__, exception_handlers, observability
+from duespark.admission import AdmissionLimit
 from duespark.analytics.router import router as analytics_router
 from duespark.auth.router import router as auth_router
 from duespark.clients.router import router as clients_router
@@ -46,6 +47,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.state.drain = DrainState()
     uploads = {"/invoices/import": IMPORT_MAX_BYTES, "/app/invoices/import": IMPORT_MAX_BYTES}
     app.add_middleware(BodySizeLimit, path_limits=uploads)
+    app.add_middleware(AdmissionLimit)  # outside BodySizeLimit: a queued request reads nothing
     install_pages(app)  # the web pages; before observability, which must stay outermost
     observability.install(app, database)  # after BodySizeLimit: it must be the outer layer
     exception_handlers.install(app)
