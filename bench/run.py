@@ -24,7 +24,7 @@ from typing import Any
 
 from _common import BENCH_DIR, machine, say
 
-BENCHMARKS = ["api", "delivery", "planning", "analytics_summary", "backup", "memory"]
+BENCHMARKS = ["api", "delivery", "planning", "analytics_summary", "backup", "memory", "soak"]
 # Arguments for benchmarks that do not take --scale (a teammate's script, its own flags).
 SCALE_ARGUMENTS = {"analytics_summary": {"smoke": ["--invoices", "2000"], "full": []}}
 

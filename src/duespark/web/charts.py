@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 WIDTH = 360
-LABEL_WIDTH = 92
+LABEL_WIDTH = 108
 VALUE_WIDTH = 118
 ROW_HEIGHT = 30
 BAR_HEIGHT = 20
