@@ -122,23 +122,16 @@ def _send(
     batch: _Batch,
     should_stop: Callable[[], bool],
 ) -> None:
-    """Send the batch over one connection. Each delivery is recorded in the transaction
-    that renews the claim on the next message, just before that one is sent (the last,
-    on its own): one short transaction per message instead of two, and still nothing is
-    sent before the previous delivery is on record."""
     unavailable: TransportUnavailable | None = None
-    delivered: _Outgoing | None = None
     try:
         with sender.connect() as connection:
             while outgoing and not should_stop():
                 item = outgoing.popleft()
-                held = batch.settle_and_renew(delivered, item)
-                delivered = None
-                if not held:
+                if not batch.renew(item):
                     continue  # the lease ran out and another worker holds it now
                 error = _deliver(connection, item)
                 if error is None:
-                    delivered = item
+                    batch.record_sent(item)
                     continue
                 batch.record_failed(item, error)
                 if isinstance(error, TransportUnavailable):
@@ -146,8 +139,6 @@ def _send(
                     break
     except TransportUnavailable as exc:
         unavailable = exc
-    if delivered is not None:
-        batch.record_sent(delivered)
     if unavailable is not None:
         # No connection: nothing else in the batch can go out either. Each message counts
         # a failed attempt and backs off, rather than sitting claimed until the lease ends.
@@ -184,14 +175,11 @@ class _Batch:
         self.rng = rng
         self.tally = _Tally()
 
-    def settle_and_renew(self, delivered: _Outgoing | None, item: _Outgoing) -> bool:
-        """Record ``delivered`` (the message just sent, if any) as sent and renew the
-        claim on ``item``, in one transaction; whether this worker still holds ``item``."""
-        now = self.now_fn()
+    def renew(self, item: _Outgoing) -> bool:
         with self.database.session_scope() as session:
-            if delivered is not None and repository.mark_sent(session, delivered.id, now=now):
-                self.tally.sent += 1
-            return repository.renew_claim(session, item.id, worker_id=self.worker_id, now=now)
+            return repository.renew_claim(
+                session, item.id, worker_id=self.worker_id, now=self.now_fn()
+            )
 
     def record_sent(self, item: _Outgoing) -> None:
         with self.database.session_scope() as session:
