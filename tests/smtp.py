@@ -4,6 +4,7 @@ email delivery: a random free port, bounded timeouts, nothing leaves the machine
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 import itertools
 import socket
@@ -29,6 +30,14 @@ class Received:
         parsed = email.message_from_bytes(self.content, policy=email.policy.default)
         assert isinstance(parsed, email.message.EmailMessage)
         return parsed
+
+    @property
+    def message_id(self) -> str:
+        """The Message-ID header alone: parsing only the headers keeps polling cheap."""
+        headers = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(
+            self.content
+        )
+        return str(headers["Message-ID"])
 
 
 @dataclass
@@ -64,14 +73,19 @@ class SmtpCapture:
             )
         return "250 2.0.0 accepted"
 
+    def snapshot(self) -> list[Received]:
+        """A copy of what has arrived so far. Tests parse the copy outside the lock: the
+        SMTP handler takes the same lock on the server's event loop, and holding it while
+        parsing thousands of messages would stall every client past its timeout."""
+        with self.lock:
+            return list(self.received)
+
     @property
     def sessions(self) -> int:
-        with self.lock:
-            return len({item.session for item in self.received})
+        return len({item.session for item in self.snapshot()})
 
     def message_ids(self) -> list[str]:
-        with self.lock:
-            return [str(item.message["Message-ID"]) for item in self.received]
+        return [item.message_id for item in self.snapshot()]
 
 
 def free_port() -> int:

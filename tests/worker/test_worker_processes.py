@@ -107,8 +107,7 @@ def start_worker(database: Database, smtp: SmtpCapture, *args: str) -> subproces
 
 
 def message_ids(smtp: SmtpCapture) -> collections.Counter[str]:
-    with smtp.lock:
-        return collections.Counter(str(item.message["Message-ID"]) for item in smtp.received)
+    return collections.Counter(smtp.message_ids())
 
 
 def wait_for(condition: object, *, timeout: float, what: str) -> None:
