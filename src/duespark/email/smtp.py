@@ -142,13 +142,13 @@ class SmtpConnection:
         self.sessions_opened += 1
 
     def send(self, message: EmailMessage) -> None:
-        mime = message.to_mime()
+        data = message.as_bytes()
         if self._client is None or self._client.sock is None:
             # First use, or the server closed the session (a 421, a per-session cap).
             self.open()
         assert self._client is not None
         try:
-            self._client.send_message(mime, from_addr=message.sender, to_addrs=[message.recipient])
+            self._client.sendmail(message.sender, [message.recipient], data)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             raise DeliveryFailed(

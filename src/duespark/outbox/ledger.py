@@ -8,8 +8,10 @@ repository's caller owns the transaction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from duespark.models import InvoiceActivity, Reminder
@@ -17,13 +19,33 @@ from duespark.models import InvoiceActivity, Reminder
 MAX_REASON = 500
 
 
-def record_sent(session: Session, reminder: Reminder, *, recipient: str, now: datetime) -> None:
-    """The email went out. Recorded whatever the reminder's state: it is what happened."""
-    reminder.state = "sent"
-    reminder.sent_at = now
-    reminder.reason = ""
-    reminder.updated_at = now
-    _activity(session, reminder, "reminder_sent", f"sent to {recipient}", now)
+def record_all_sent(session: Session, recipients: Mapping[int, str], *, now: datetime) -> None:
+    """The emails went out (``recipients`` maps each reminder's id to the address its email
+    went to). Recorded whatever each reminder's state: it is what happened. Two statements
+    for any number of reminders."""
+    if not recipients:
+        return
+    sent = session.execute(
+        update(Reminder)
+        .where(Reminder.id.in_(list(recipients)))
+        .values(state="sent", sent_at=now, reason="", updated_at=now)
+        .returning(
+            Reminder.id, Reminder.user_id, Reminder.invoice_id, Reminder.tone, Reminder.offset_days
+        )
+    ).all()
+    session.execute(
+        insert(InvoiceActivity),
+        [
+            {
+                "user_id": row.user_id,
+                "invoice_id": row.invoice_id,
+                "kind": "reminder_sent",
+                "detail": f"{step_name(row.tone, row.offset_days)}: sent to {recipients[row.id]}",
+                "created_at": now,
+            }
+            for row in sent
+        ],
+    )
 
 
 def record_failed(session: Session, reminder: Reminder, *, reason: str, now: datetime) -> None:
@@ -56,7 +78,11 @@ def record_requeued(session: Session, reminder: Reminder, *, now: datetime) -> N
 
 def describe(reminder: Reminder) -> str:
     """``friendly reminder (-3 days)``: how the timeline names a step."""
-    return f"{reminder.tone} reminder ({reminder.offset_days:+d} days)"
+    return step_name(reminder.tone, reminder.offset_days)
+
+
+def step_name(tone: str, offset_days: int) -> str:
+    return f"{tone} reminder ({offset_days:+d} days)"
 
 
 def _activity(session: Session, reminder: Reminder, kind: str, detail: str, now: datetime) -> None:

@@ -1,12 +1,20 @@
-"""The relay: claim due messages, send them over one connection, record each outcome.
+"""The relay: claim due messages, send them over one connection, record the outcomes.
 
 Three kinds of transaction, each as short as it can be:
 
 1. one transaction releases expired claims and claims a batch (then commits, so other
    workers see the claims and skip those rows);
 2. sending happens outside any transaction: a slow SMTP server never holds database locks;
-3. each outcome (sent, failed, dead) is recorded in its own transaction right after that
-   message, so a crash mid-batch re-sends at most the message in hand.
+3. deliveries are recorded in small groups: at most :data:`RECORD_AT_MOST` emails, and
+   none waits longer than :data:`RECORD_WITHIN` before its group is recorded. A failure is
+   recorded at once, in its own transaction.
+
+The groups set the duplicate window. A worker that dies (SIGKILL, power loss) after its
+SMTP server accepted emails and before recording them leaves them ``sending``; after the
+lease they go again. That is at most :data:`RECORD_AT_MOST` emails, and only those sent in
+the last :data:`RECORD_WITHIN` before the crash; each carries the same Message-ID as its
+first copy, which many receiving systems use to drop the second. One transaction per email
+instead would cost several times the SMTP dialogue itself (``docs/benchmarks.md``).
 
 ``should_stop`` is asked before each message: a worker told to stop (SIGTERM) finishes the
 message in hand, hands the rest of its batch back untouched, and returns.
@@ -16,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +53,9 @@ from duespark.outbox.writer import (
 )
 
 log = logging.getLogger(__name__)
+
+RECORD_AT_MOST = 10
+RECORD_WITHIN = 0.25  # seconds
 
 
 @dataclass(frozen=True)
@@ -99,8 +111,15 @@ def relay_once(
     """
     from_address = from_address or DEVELOPMENT_FROM
     parse_address(from_address, what="sender address")
-    batch = _Batch(database, worker_id=worker_id, now_fn=now_fn, rng=rng or random.Random())
     now = now_fn()
+    batch = _Batch(
+        database,
+        worker_id=worker_id,
+        now_fn=now_fn,
+        rng=rng or random.Random(),
+        lease=lease,
+        held_since=now,
+    )
     with database.session_scope() as session:
         released = repository.release_stale(session, now=now, rng=batch.rng, lease=lease)
         claimed = repository.claim(session, now=now, limit=limit, worker_id=worker_id)
@@ -126,12 +145,14 @@ def _send(
     try:
         with sender.connect() as connection:
             while outgoing and not should_stop():
+                batch.record_if_due()
+                batch.keep_hold(outgoing)
+                if not outgoing:
+                    break  # the leases ran out and other workers hold the rest now
                 item = outgoing.popleft()
-                if not batch.renew(item):
-                    continue  # the lease ran out and another worker holds it now
                 error = _deliver(connection, item)
                 if error is None:
-                    batch.record_sent(item)
+                    batch.sent(item)
                     continue
                 batch.record_failed(item, error)
                 if isinstance(error, TransportUnavailable):
@@ -139,6 +160,8 @@ def _send(
                     break
     except TransportUnavailable as exc:
         unavailable = exc
+    finally:
+        batch.record_sent()
     if unavailable is not None:
         # No connection: nothing else in the batch can go out either. Each message counts
         # a failed attempt and backs off, rather than sitting claimed until the lease ends.
@@ -159,7 +182,8 @@ class _Tally:
 
 
 class _Batch:
-    """Records outcomes for one claimed batch, each in its own short transaction."""
+    """Records outcomes for one claimed batch: deliveries in small groups, anything else
+    at once, and keeps the batch's claims alive while it is being sent."""
 
     def __init__(
         self,
@@ -168,23 +192,58 @@ class _Batch:
         worker_id: str,
         now_fn: Callable[[], datetime],
         rng: random.Random,
+        lease: timedelta,
+        held_since: datetime,
     ) -> None:
         self.database = database
         self.worker_id = worker_id
         self.now_fn = now_fn
         self.rng = rng
+        self.lease = lease
+        self.held_since = held_since
         self.tally = _Tally()
+        self.unrecorded: list[_Outgoing] = []
+        self.first_unrecorded_at = 0.0
 
-    def renew(self, item: _Outgoing) -> bool:
+    def keep_hold(self, outgoing: deque[_Outgoing]) -> None:
+        """Once half the lease has passed since the claims were taken or last renewed,
+        renew the rest of the batch, and drop what this worker no longer holds (its lease
+        ran out while the worker was stalled, and another may be sending it)."""
+        now = self.now_fn()
+        if now - self.held_since < self.lease / 2:
+            return
+        self.record_sent()
         with self.database.session_scope() as session:
-            return repository.renew_claim(
-                session, item.id, worker_id=self.worker_id, now=self.now_fn()
+            held = repository.renew_claims(
+                session, [item.id for item in outgoing], worker_id=self.worker_id, now=now
             )
+        self.held_since = now
+        kept = [item for item in outgoing if item.id in held]
+        outgoing.clear()
+        outgoing.extend(kept)
 
-    def record_sent(self, item: _Outgoing) -> None:
+    def sent(self, item: _Outgoing) -> None:
+        if not self.unrecorded:
+            self.first_unrecorded_at = time.monotonic()
+        self.unrecorded.append(item)
+        self.record_if_due()
+
+    def record_if_due(self) -> None:
+        """Record the group once it is full, or once its first email has waited long
+        enough: with a slow SMTP server, every email is recorded on its own."""
+        if not self.unrecorded:
+            return
+        waited = time.monotonic() - self.first_unrecorded_at
+        if len(self.unrecorded) >= RECORD_AT_MOST or waited >= RECORD_WITHIN:
+            self.record_sent()
+
+    def record_sent(self) -> None:
+        if not self.unrecorded:
+            return
+        ids = [item.id for item in self.unrecorded]
         with self.database.session_scope() as session:
-            if repository.mark_sent(session, item.id, now=self.now_fn()) is not None:
-                self.tally.sent += 1
+            self.tally.sent += len(repository.mark_all_sent(session, ids, now=self.now_fn()))
+        self.unrecorded.clear()
 
     def record_failed(self, item: _Outgoing, error: Exception) -> None:
         with self.database.session_scope() as session:

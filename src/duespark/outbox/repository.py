@@ -132,22 +132,30 @@ def release_stale(
     return stale
 
 
-def renew_claim(session: Session, message_id: int, *, worker_id: str, now: datetime) -> bool:
-    """Confirm, just before sending, that this worker still holds the claim, and restart
-    its lease. A batch that takes longer than the lease to send would otherwise see its
-    tail released to another worker and sent twice; with this check the slow worker skips
-    what it no longer holds, and the lease only runs out on a worker that stopped moving."""
-    result = session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == message_id,
-            OutboxMessage.status == "sending",
-            OutboxMessage.claimed_by == worker_id,
+def renew_claims(
+    session: Session, ids: Iterable[int], *, worker_id: str, now: datetime
+) -> set[int]:
+    """Confirm which of ``ids`` this worker still holds, and restart their lease; the
+    ids returned are the ones it may still send. A batch that takes longer than the lease
+    to send would otherwise see its tail released to another worker and sent twice; with
+    this check the slow worker skips what it no longer holds, and the lease only runs out
+    on a worker that stopped moving."""
+    id_list = list(ids)
+    if not id_list:
+        return set()
+    return set(
+        session.scalars(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(id_list),
+                OutboxMessage.status == "sending",
+                OutboxMessage.claimed_by == worker_id,
+            )
+            .values(claimed_at=now, updated_at=now)
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
         )
-        .values(claimed_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
 
 
 def release(session: Session, ids: Iterable[int], *, worker_id: str, now: datetime) -> int:
@@ -170,30 +178,30 @@ def release(session: Session, ids: Iterable[int], *, worker_id: str, now: dateti
 
 
 def mark_sent(session: Session, message_id: int, *, now: datetime) -> OutboxMessage | None:
-    """Record a delivery; None if the message was already recorded as sent (or is gone).
+    """Record one delivery (see :func:`mark_all_sent`); None if it was already recorded."""
+    if not mark_all_sent(session, [message_id], now=now):
+        return None
+    return session.get(OutboxMessage, message_id)
+
+
+def mark_all_sent(session: Session, ids: Iterable[int], *, now: datetime) -> list[int]:
+    """Record deliveries; the ids newly recorded as sent (one already ``sent``, or gone,
+    is left out).
 
     Accepted from any other state: the transport took the email, so "sent" is the truth
-    even if the claim expired or the message was withdrawn while it was in flight.
+    even if the claim expired or the message was withdrawn while it was in flight. Three
+    set-based statements whatever the number of messages: the relay records its emails a
+    group at a time.
     """
-    # The message and its reminder in one statement: this runs once per email sent.
-    found = session.execute(
-        select(OutboxMessage, Reminder)
-        .outerjoin(Reminder, Reminder.id == OutboxMessage.reminder_id)
-        .where(OutboxMessage.id == message_id)
-        .with_for_update(of=OutboxMessage)
-        .execution_options(populate_existing=True)
-    ).first()
-    if found is None or found.OutboxMessage.status == "sent":
-        return None
-    message, reminder = found.OutboxMessage, found.Reminder
-    message.status = "sent"
-    message.sent_at = now
-    message.last_error = ""
-    message.updated_at = now
-    if reminder is not None:
-        ledger.record_sent(session, reminder, recipient=message.recipient, now=now)
-    session.flush()
-    return message
+    recorded = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(list(ids)), OutboxMessage.status != "sent")
+        .values(status="sent", sent_at=now, last_error="", updated_at=now)
+        .returning(OutboxMessage.id, OutboxMessage.reminder_id, OutboxMessage.recipient)
+    ).all()
+    recipients = {row.reminder_id: row.recipient for row in recorded if row.reminder_id}
+    ledger.record_all_sent(session, recipients, now=now)
+    return [row.id for row in recorded]
 
 
 def mark_failed(
