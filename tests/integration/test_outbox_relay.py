@@ -27,10 +27,11 @@ from duespark.clock import utc_now
 from duespark.db import Database
 from duespark.email.errors import InvalidEmail
 from duespark.email.message import make_message_id
+from duespark.email.recording import RecordingSender
 from duespark.errors import Conflict, InvalidInput, NotFound
 from duespark.models import Client, Invoice, InvoiceActivity, OutboxMessage, Reminder, User
 from duespark.outbox import repository
-from duespark.outbox.relay import RelayResult, relay_once
+from duespark.outbox.relay import RECORD_AT_MOST, RECORD_WITHIN, RelayResult, relay_once
 from duespark.outbox.retry import MAX_ATTEMPTS
 from duespark.outbox.writer import add_email
 from tests.conftest import TEST_SECRET_KEY
@@ -655,6 +656,88 @@ def test_should_stop_finishes_the_message_in_hand_and_hands_back_the_rest(
     statuses = Counter((m.status, m.attempts, m.claimed_by) for m in messages(database))
     assert statuses == Counter({("sent", 0, "worker-a"): 2, ("pending", 0, None): 3})
     assert relay(database, smtp.port, Clock(T0)) == RelayResult(sent=3)
+
+
+def sent_rows(database: Database) -> int:
+    with database.session_scope() as session:
+        return session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent")
+        )
+
+
+def test_fast_deliveries_are_recorded_in_groups_of_at_most_record_at_most(
+    database: Database,
+) -> None:
+    seed(database, invoices=RECORD_AT_MOST + 5)
+    recorded_before_each_send: list[int] = []
+    sender = RecordingSender(
+        on_send=lambda _m: recorded_before_each_send.append(sent_rows(database))
+    )
+    result = relay_once(database, sender, worker_id="fast", now_fn=Clock(T0), from_address=FROM)
+    assert result.sent == RECORD_AT_MOST + 5
+    # Nothing recorded while the first group fills; all of it just before the next email.
+    assert recorded_before_each_send[:RECORD_AT_MOST] == [0] * RECORD_AT_MOST
+    assert recorded_before_each_send[RECORD_AT_MOST] == RECORD_AT_MOST
+    assert sent_rows(database) == RECORD_AT_MOST + 5
+
+
+def test_with_a_slow_server_each_delivery_is_recorded_before_the_next_email(
+    database: Database,
+) -> None:
+    seed(database, invoices=3)
+    recorded_before_each_send: list[int] = []
+
+    def slow(_message: object) -> None:
+        recorded_before_each_send.append(sent_rows(database))
+        time.sleep(RECORD_WITHIN + 0.05)
+
+    sender = RecordingSender(on_send=slow)
+    result = relay_once(database, sender, worker_id="slow", now_fn=Clock(T0), from_address=FROM)
+    assert result.sent == 3
+    assert recorded_before_each_send == [0, 1, 2]
+
+
+def test_a_batch_slower_than_half_its_lease_renews_its_claims(database: Database) -> None:
+    seeded = seed(database, invoices=4)
+    clock = Clock(T0)
+    lease = timedelta(minutes=10)
+    claimed_at: list[datetime | None] = []
+
+    def tick(_message: object) -> None:
+        with database.session_scope() as session:
+            last = session.get(OutboxMessage, seeded.message_ids[-1])
+            claimed_at.append(last.claimed_at if last is not None else None)
+        clock.now += timedelta(minutes=4)  # each email takes four minutes
+
+    sender = RecordingSender(on_send=tick)
+    result = relay_once(
+        database, sender, worker_id="slow", now_fn=clock, from_address=FROM, lease=lease
+    )
+    assert result.sent == 4
+    # Renewed before the third email (8 minutes in), so never older than the lease.
+    assert claimed_at == [T0, T0, T0 + timedelta(minutes=8), T0 + timedelta(minutes=8)]
+
+
+def test_a_stalled_batch_skips_what_another_worker_took_over(database: Database) -> None:
+    seeded = seed(database, invoices=3)
+    clock = Clock(T0)
+    taken_over: list[int] = []
+
+    def stall_then_lose_the_rest(_message: object) -> None:
+        if taken_over:
+            return
+        clock.now += timedelta(minutes=11)  # the worker froze past its lease
+        with database.session_scope() as session:
+            for message_id in seeded.message_ids[1:]:
+                message = session.get(OutboxMessage, message_id)
+                assert message is not None
+                message.claimed_by = "worker-b"
+                taken_over.append(message_id)
+
+    sender = RecordingSender(on_send=stall_then_lose_the_rest)
+    result = relay_once(database, sender, worker_id="frozen", now_fn=clock, from_address=FROM)
+    assert result.sent == 1
+    assert len(sender.sent) == 1, "an email another worker holds went out from this one"
 
 
 # --- operator actions ------------------------------------------------------------------------

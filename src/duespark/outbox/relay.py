@@ -5,14 +5,15 @@ Three kinds of transaction, each as short as it can be:
 1. one transaction releases expired claims and claims a batch (then commits, so other
    workers see the claims and skip those rows);
 2. sending happens outside any transaction: a slow SMTP server never holds database locks;
-3. deliveries are recorded in small groups: at most :data:`RECORD_AT_MOST` emails, and
-   none waits longer than :data:`RECORD_WITHIN` before its group is recorded. A failure is
+3. deliveries are recorded in small groups: a group is recorded once it holds
+   :data:`RECORD_AT_MOST` emails or has taken :data:`RECORD_WITHIN` to send, so with a
+   slow SMTP server each email is recorded before the next goes out. A failure is
    recorded at once, in its own transaction.
 
 The groups set the duplicate window. A worker that dies (SIGKILL, power loss) after its
 SMTP server accepted emails and before recording them leaves them ``sending``; after the
-lease they go again. That is at most :data:`RECORD_AT_MOST` emails, and only those sent in
-the last :data:`RECORD_WITHIN` before the crash; each carries the same Message-ID as its
+lease they go again. That is at most one group: :data:`RECORD_AT_MOST` emails, fewer when
+the server is slow; each carries the same Message-ID as its
 first copy, which many receiving systems use to drop the second. One transaction per email
 instead would cost several times the SMTP dialogue itself (``docs/benchmarks.md``).
 
@@ -54,7 +55,7 @@ from duespark.outbox.writer import (
 
 log = logging.getLogger(__name__)
 
-RECORD_AT_MOST = 10
+RECORD_AT_MOST = 20
 RECORD_WITHIN = 0.25  # seconds
 
 
@@ -150,6 +151,7 @@ def _send(
                 if not outgoing:
                     break  # the leases ran out and other workers hold the rest now
                 item = outgoing.popleft()
+                batch.sending()
                 error = _deliver(connection, item)
                 if error is None:
                     batch.sent(item)
@@ -203,7 +205,7 @@ class _Batch:
         self.held_since = held_since
         self.tally = _Tally()
         self.unrecorded: list[_Outgoing] = []
-        self.first_unrecorded_at = 0.0
+        self.group_started = 0.0
 
     def keep_hold(self, outgoing: deque[_Outgoing]) -> None:
         """Once half the lease has passed since the claims were taken or last renewed,
@@ -222,19 +224,23 @@ class _Batch:
         outgoing.clear()
         outgoing.extend(kept)
 
-    def sent(self, item: _Outgoing) -> None:
+    def sending(self) -> None:
+        """An email is about to go out; the first of a group starts the group's clock."""
         if not self.unrecorded:
-            self.first_unrecorded_at = time.monotonic()
+            self.group_started = time.monotonic()
+
+    def sent(self, item: _Outgoing) -> None:
         self.unrecorded.append(item)
         self.record_if_due()
 
     def record_if_due(self) -> None:
-        """Record the group once it is full, or once its first email has waited long
-        enough: with a slow SMTP server, every email is recorded on its own."""
+        """Record the group once it holds :data:`RECORD_AT_MOST` emails or has taken
+        :data:`RECORD_WITHIN` to send: with a slow SMTP server, each email is recorded on
+        its own before the next goes out."""
         if not self.unrecorded:
             return
-        waited = time.monotonic() - self.first_unrecorded_at
-        if len(self.unrecorded) >= RECORD_AT_MOST or waited >= RECORD_WITHIN:
+        taken = time.monotonic() - self.group_started
+        if len(self.unrecorded) >= RECORD_AT_MOST or taken >= RECORD_WITHIN:
             self.record_sent()
 
     def record_sent(self) -> None:
