@@ -17,15 +17,15 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, not_, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from duespark.clock import local_today
+from duespark.invoices import repository as invoice_repository
 from duespark.invoices.csv_format import BOM, COLUMNS, InvoiceFacts, export_cells
-from duespark.invoices.repository import InvoiceFilters, overdue_condition
+from duespark.invoices.repository import InvoiceFilters
 from duespark.invoices.schemas import InvoiceSort
 from duespark.kit.money import format_amount
-from duespark.kit.search import like_pattern
 from duespark.models import Client, Invoice
 
 EXPORT_BATCH_ROWS = 500
@@ -48,8 +48,8 @@ def csv_chunks(
     filters them, "overdue" judged on ``today``), a batch of rows per chunk."""
     query = (
         stored_facts_query(user_id)
-        .where(*_conditions(user_id, filters, today))
-        .order_by(*_order(sort))
+        .where(*invoice_repository.filter_conditions(user_id, filters, today))
+        .order_by(*invoice_repository.ordering(sort))
         .execution_options(yield_per=EXPORT_BATCH_ROWS)
     )
     buffer = io.StringIO()
@@ -103,42 +103,3 @@ def stored_facts(row: Any, time_zone: str) -> InvoiceFacts:
         payment_url=row.payment_url,
         notes=row.notes,
     )
-
-
-def _conditions(user_id: int, filters: InvoiceFilters, today: date) -> list[ColumnElement[bool]]:
-    """The filters of ``GET /invoices`` (``invoice_repository.list_page``), condition for
-    condition; ``tests/api/test_invoice_export.py`` checks that both select the same."""
-    conditions: list[ColumnElement[bool]] = []
-    if filters.status is not None:
-        conditions.append(Invoice.status == filters.status)
-    if filters.client_id is not None:
-        conditions.append(Invoice.client_id == filters.client_id)
-    if filters.overdue is not None:
-        overdue = overdue_condition(today)
-        conditions.append(overdue if filters.overdue else not_(overdue))
-    if filters.due_before is not None:
-        conditions.append(Invoice.due_date < filters.due_before)
-    if filters.due_after is not None:
-        conditions.append(Invoice.due_date > filters.due_after)
-    if filters.q:
-        pattern = like_pattern(filters.q)
-        client_names = select(Client.id).where(
-            Client.user_id == user_id, func.lower(Client.name).like(pattern, escape="\\")
-        )
-        conditions.append(
-            or_(
-                func.lower(Invoice.number).like(pattern, escape="\\"),
-                func.lower(Invoice.notes).like(pattern, escape="\\"),
-                Invoice.client_id.in_(client_names),
-            )
-        )
-    return conditions
-
-
-def _order(sort: InvoiceSort) -> tuple[Any, Any]:
-    """``sort`` as ``GET /invoices`` applies it: the column, then the id, both one way."""
-    descending = sort.value.startswith("-")
-    column = getattr(Invoice, sort.value.removeprefix("-"))
-    if descending:
-        return column.desc(), Invoice.id.desc()
-    return column.asc(), Invoice.id.asc()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, not_, or_, select
+from sqlalchemy import ColumnElement, UnaryExpression, and_, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from duespark.invoices.schemas import InvoiceSort
@@ -55,15 +56,11 @@ def overdue_condition(today: date) -> ColumnElement[bool]:
     return and_(Invoice.status == "open", Invoice.due_date < today)
 
 
-def list_page(
-    session: Session,
-    *,
-    user_id: int,
-    filters: InvoiceFilters,
-    today: date,
-    sort: InvoiceSort,
-    page: PageParams,
-) -> tuple[list[Invoice], int]:
+def filter_conditions(
+    user_id: int, filters: InvoiceFilters, today: date
+) -> list[ColumnElement[bool]]:
+    """The account's invoices matching ``filters`` ("overdue" judged on ``today``), as the
+    list, its pages and the CSV export all select them."""
     conditions: list[ColumnElement[bool]] = [Invoice.user_id == user_id]
     if filters.status is not None:
         conditions.append(Invoice.status == filters.status)
@@ -88,9 +85,26 @@ def list_page(
                 Invoice.client_id.in_(client_names),
             )
         )
-    where = and_(*conditions)
+    return conditions
+
+
+def ordering(sort: InvoiceSort) -> tuple[UnaryExpression[Any], UnaryExpression[Any]]:
+    """``sort`` as the list applies it: the column, then the id, both the same way."""
+    return _ORDER[sort]
+
+
+def list_page(
+    session: Session,
+    *,
+    user_id: int,
+    filters: InvoiceFilters,
+    today: date,
+    sort: InvoiceSort,
+    page: PageParams,
+) -> tuple[list[Invoice], int]:
+    where = and_(*filter_conditions(user_id, filters, today))
     total = session.scalar(select(func.count()).select_from(Invoice).where(where)) or 0
-    query = select(Invoice).where(where).order_by(*_ORDER[sort])
+    query = select(Invoice).where(where).order_by(*ordering(sort))
     rows = session.scalars(query.limit(page.limit).offset(page.offset))
     return list(rows), total
 
