@@ -42,5 +42,14 @@ def share(part: int, whole: int) -> Decimal | None:
 
 
 def rounded_days(total: int, count: int) -> int:
-    """``total / count`` to whole days, half away from zero (a client's usual lateness)."""
-    return int(rounded(Fraction(total, count), 0)) if count else 0
+    """``total / count`` to whole days, half away from zero (a client's usual lateness).
+
+    In integers, as ``rounded`` would give it: floor(|t| / c + 1/2) = (2|t| + c) // 2c. It
+    runs once per paying client on every summary, where building Fractions and Decimals
+    cost more than the rest of the Python side together."""
+    if count == 0:
+        return 0
+    if count < 0:
+        total, count = -total, -count
+    whole = (2 * abs(total) + count) // (2 * count)
+    return -whole if total < 0 else whole

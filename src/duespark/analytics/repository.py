@@ -1,8 +1,9 @@
 """Every analytics query: aggregates computed by the database, scoped to one account.
 
-Each query returns one row per currency, per client or per reminder step, never one per
-invoice. Sums of money and of days come back as integers; averages and shares are divided
-in Python from them (``ratios.py``), so both databases agree exactly.
+Each query returns one row per currency (and band: ``bands.py``), per client or per
+reminder step, never one per invoice. Sums of money and of days come back as integers;
+averages and shares are divided in Python from them (``ratios.py``), so both databases
+agree exactly.
 
 The books as they stood at the end of ``as_of``:
 
@@ -37,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from duespark.analytics.aging import BUCKETS
+from duespark.analytics.bands import Families
 from duespark.analytics.periods import FORECAST_WEEKS, Periods, day_start
 from duespark.analytics.ratios import WEIGHT_SPLIT
 from duespark.analytics.sql_dialect import (
@@ -108,9 +110,13 @@ def open_figures(
 ) -> list[dict[str, Any]]:
     """Per currency, over the invoices open at as_of: ``outstanding``, ``overdue``, each
     aging bucket and each forecast week (``week_<k>``, ``later``), as ``<name>_amount`` and
-    ``<name>_count``. The expected payment date is ``max(as_of, due_date + shift)``, where
-    ``shifts`` maps a client to its usual lateness in whole days (absent: 0); week k holds
-    [as_of + 7k, as_of + 7k + 6]."""
+    ``<name>_count`` (absent: 0). The expected payment date is ``max(as_of, due_date +
+    shift)``, where ``shifts`` maps a client to its usual lateness in whole days (absent:
+    0); week k holds [as_of + 7k, as_of + 7k + 6].
+
+    The invoices are grouped by which band of each family they fall in (see ``bands.py``),
+    a few dozen rows, and the bands are summed here: one sum and one count per row instead
+    of a filtered sum and count per figure, which cost more than reading the rows."""
     as_of = periods.as_of
     # Days from as_of to the expected date (0 or less: as_of itself, week 0).
     ahead: ColumnElement[int] = days_between(Invoice.due_date, date_value(as_of))
@@ -118,31 +124,67 @@ def open_figures(
     if shifts:
         shift_table = integer_pairs(session, shifts, name="shifts", key="client_id", value="shift")
         ahead = ahead + func.coalesce(shift_table.c.shift, 0)
-    groups: dict[str, ColumnElement[bool] | None] = {
-        "outstanding": None,
-        "overdue": Invoice.due_date < date_value(as_of),
-    }
+    overdue = {"overdue": Invoice.due_date < date_value(as_of)}
+    aging = {}
     for bucket in BUCKETS:
         earliest, latest = bucket.due_dates(as_of)
-        groups[bucket.key] = _between(
+        aging[bucket.key] = _between(
             Invoice.due_date,
             None if earliest is None else date_value(earliest),
             None if latest is None else date_value(latest),
         )
-    for week in range(FORECAST_WEEKS):
-        groups[f"week_{week}"] = _between(ahead, None if week == 0 else 7 * week, 7 * week + 6)
-    groups["later"] = ahead >= 7 * FORECAST_WEEKS
-    columns = []
-    for name, where in groups.items():
-        columns += [
-            _sum(Invoice.amount_minor, where).label(f"{name}_amount"),
-            _count(where).label(f"{name}_count"),
-        ]
-    query = select(Invoice.currency.label("currency"), *columns)
+    weeks = {
+        f"week_{week}": _between(ahead, None if week == 0 else 7 * week, 7 * week + 6)
+        for week in range(FORECAST_WEEKS)
+    }
+    weeks["later"] = ahead >= 7 * FORECAST_WEEKS
+    families = Families(overdue=overdue, aging=aging, weeks=weeks)
+    keys = families.keys()
+    query = select(
+        Invoice.currency.label("currency"),
+        *keys,
+        _sum(Invoice.amount_minor).label("amount"),
+        _count().label("count"),
+    )
     if shift_table is not None:
         query = query.outerjoin(shift_table, shift_table.c.client_id == Invoice.client_id)
-    query = query.where(*_counted(user_id, as_of), _open_at(as_of)).group_by(Invoice.currency)
-    return _rows(session, query)
+    query = query.where(*_counted(user_id, as_of), _open_at(as_of)).group_by(
+        Invoice.currency, *keys
+    )
+    return families.fold(_rows(session, query), always=("outstanding",))
+
+
+def monthly_sales(session: Session, *, user_id: int, periods: Periods) -> list[dict[str, Any]]:
+    """Per currency, the credit sales (amounts of counted invoices, by issue date) of each
+    DSO month: ``sales_0`` (the month of as_of, up to as_of) to ``sales_11`` (absent: 0).
+    Grouped by month (``bands.py``) rather than one filtered sum per month."""
+    months = periods.months
+    families = Families(
+        sales={
+            f"sales_{number}": _between(
+                Invoice.issue_date, date_value(month.start), date_value(month.end)
+            )
+            for number, month in enumerate(months)
+        }
+    )
+    keys = families.keys()
+    query = (
+        select(
+            Invoice.currency.label("currency"),
+            *keys,
+            _sum(Invoice.amount_minor).label("amount"),
+            _count().label("count"),
+        )
+        .where(
+            *_counted(user_id, periods.as_of),
+            Invoice.issue_date >= date_value(months[-1].start),
+        )
+        .group_by(Invoice.currency, *keys)
+    )
+    return [
+        {key.removesuffix("_amount"): value for key, value in row.items() if "_count" not in key}
+        for row in families.fold(_rows(session, query))
+    ]
 
 
 def payment_history(session: Session, *, user_id: int, periods: Periods) -> list[dict[str, Any]]:
@@ -182,32 +224,6 @@ def payment_history(session: Session, *, user_id: int, periods: Periods) -> list
     return _rows(session, query)
 
 
-def monthly_sales(session: Session, *, user_id: int, periods: Periods) -> list[dict[str, Any]]:
-    """Per currency, the credit sales (amounts of counted invoices, by issue date) of each
-    DSO month: ``sales_0`` (the month of as_of, up to as_of) to ``sales_11``."""
-    months = periods.months
-    columns = [
-        _sum(Invoice.amount_minor, Invoice.issue_date >= date_value(month.start)).label(
-            f"sales_{number}"
-        )
-        if number == 0
-        else _sum(
-            Invoice.amount_minor,
-            _between(Invoice.issue_date, date_value(month.start), date_value(month.end)),
-        ).label(f"sales_{number}")
-        for number, month in enumerate(months)
-    ]
-    query = (
-        select(Invoice.currency.label("currency"), *columns)
-        .where(
-            *_counted(user_id, periods.as_of),
-            Invoice.issue_date >= date_value(months[-1].start),
-        )
-        .group_by(Invoice.currency)
-    )
-    return _rows(session, query)
-
-
 def reminder_effectiveness(
     session: Session, *, user_id: int, periods: Periods, time_zone: str
 ) -> list[tuple[Any, ...]]:
@@ -215,10 +231,12 @@ def reminder_effectiveness(
     (in the account's zone) from the history window's first day to as_of - 7, of counted
     invoices: how many, and how many invoices were paid 0 to 7 days after the send date.
 
-    Shaped for the indexes: a reminder's invoice is counted unless it is one of the few
-    drafts, voids or invoices issued after as_of (an anti-join on those), and a payment
-    within the week after a send in the window lies in the history window (a join on
-    those payments only)."""
+    Shaped for the indexes: a payment within the week after a send in the window lies in
+    the history window, so each reminder is joined to its invoice among those payments
+    only; such an invoice is counted. Only for a reminder without one is its invoice looked
+    up (by primary key) to see whether it is one of the few drafts, voids or invoices
+    issued after as_of, which the query plans showed cheaper than collecting all of those
+    for an anti-join."""
     prepare(session)
     # Sent on a date from history_start to last_effective_send, as instants: the first
     # instant of the one, up to (not including) the first instant of the day after the other.
@@ -228,34 +246,39 @@ def reminder_effectiveness(
     uncounted = aliased(Invoice)
     payment = aliased(Invoice)
     after = days_between(payment.paid_on, local_date(Reminder.sent_at, zone_value(time_zone)))
-    paid_within = and_(
-        payment.id == Reminder.invoice_id,
-        payment.user_id == user_id,
-        payment.status == "paid",
-        payment.issue_date <= as_of,
-        payment.paid_on >= date_value(periods.history_start),
-        payment.paid_on <= as_of,
-        after >= 0,
-        after <= 7,
+    counted = or_(
+        payment.id.is_not(None),
+        ~exists().where(
+            uncounted.id == Reminder.invoice_id,
+            uncounted.user_id == user_id,
+            or_(uncounted.status.in_(("draft", "void")), uncounted.issue_date > as_of),
+        ),
     )
     query = (
-        select(Reminder.offset_days, func.count(), func.count(payment.id))
-        .outerjoin(payment, paid_within)
+        select(Reminder.offset_days, _count(counted), _count(and_(after >= 0, after <= 7)))
+        .outerjoin(
+            payment,
+            and_(
+                payment.id == Reminder.invoice_id,
+                payment.user_id == user_id,
+                payment.status == "paid",
+                payment.issue_date <= as_of,
+                payment.paid_on >= date_value(periods.history_start),
+                payment.paid_on <= as_of,
+            ),
+        )
         .where(
             Reminder.user_id == user_id,
             Reminder.state == "sent",
             Reminder.sent_at >= first,
             Reminder.sent_at < end,
-            ~exists().where(
-                uncounted.id == Reminder.invoice_id,
-                uncounted.user_id == user_id,
-                or_(uncounted.status.in_(("draft", "void")), uncounted.issue_date > as_of),
-            ),
         )
         .group_by(Reminder.offset_days)
         .order_by(Reminder.offset_days)
     )
-    return [_ints(row) for row in session.execute(query)]
+    # A step whose every reminder is of an uncounted invoice has no row in the original
+    # sense (it sent nothing that counts): drop it.
+    return [row for row in map(_ints, session.execute(query)) if row[1]]
 
 
 @dataclass(frozen=True)
@@ -312,11 +335,14 @@ def client_last_payment(
 
 
 def _rows(session: Session, query: Any) -> list[dict[str, Any]]:
-    """The rows as dicts of whole numbers (PostgreSQL sums integers as NUMERIC, Decimal)
-    and text (``currency``, ``name``)."""
+    """The rows as dicts of whole numbers (PostgreSQL sums integers as NUMERIC, Decimal),
+    text (``currency``, ``name``) and NULL (a row in no band of a family)."""
     prepare(session)
     return [
-        {key: value if isinstance(value, str) else int(value) for key, value in row.items()}
+        {
+            key: value if value is None or isinstance(value, str) else int(value)
+            for key, value in row.items()
+        }
         for row in session.execute(query).mappings()
     ]
 
