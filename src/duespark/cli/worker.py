@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
-import threading
+import sys
 from types import FrameType
 
 import typer
@@ -12,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from duespark.cli._common import console, describe_database, fail, settings_or_exit
 from duespark.db import Database
 from duespark.email.sender import sender_from_settings
+from duespark.kit.signal_event import SignalEvent
 from duespark.observability.logging import configure_logging
 from duespark.ops import migrations
 from duespark.worker.main import DEFAULT_INTERVAL_SECONDS, Worker
@@ -40,10 +43,14 @@ def worker(
             f"schema at {state.current or 'nothing'}, code needs {state.head}: "
             "run `duespark db upgrade` first"
         )
-    stop = threading.Event()
+    stop = SignalEvent()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
-        console.print(f"received {signal.Signals(signum).name}; finishing the email in hand")
+        # Nothing here may take a lock the interrupted main thread could hold: no
+        # threading.Event, no buffered print (see kit/signal_event.py).
+        message = f"received {signal.Signals(signum).name}; finishing the email in hand\n"
+        with contextlib.suppress(OSError):
+            os.write(sys.stdout.fileno(), message.encode())
         stop.set()
 
     signal.signal(signal.SIGTERM, _stop)
@@ -69,3 +76,4 @@ def worker(
             runner.run_forever(interval)
     finally:
         database.dispose()
+        stop.close()

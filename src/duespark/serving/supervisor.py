@@ -40,6 +40,7 @@ from duespark.app import create_app
 from duespark.config import Settings
 from duespark.db import Database
 from duespark.email.sender import sender_from_settings
+from duespark.kit.signal_event import SignalEvent
 from duespark.serving.server import DrainingServer
 from duespark.worker.main import Worker
 
@@ -182,7 +183,8 @@ class Supervisor:
         self.ready: Queue[tuple[int, int]] = _spawn.Queue()
         self.children: list[SpawnProcess] = []
         self.signals: list[int] = []
-        self.wake = threading.Event()
+        # Set by the signal handler: a threading.Event could deadlock there.
+        self.wake = SignalEvent()
         self.stopping = False
 
     @property
@@ -265,6 +267,7 @@ class Supervisor:
                 signal.signal(sig, handler)
             if self.listening.fileno() != -1:
                 self.listening.close()
+            self.wake.close()
 
     def _replace_dead_children(self) -> None:
         for index, child in enumerate(self.children):

@@ -28,6 +28,7 @@ from duespark.db import Database
 from duespark.email.sender import EmailSender, from_address
 from duespark.idempotency import repository as idempotency_repository
 from duespark.idempotency.service import RETENTION as IDEMPOTENCY_RETENTION
+from duespark.kit.signal_event import SignalEvent
 from duespark.models import WorkerHeartbeat
 from duespark.outbox.relay import relay_once
 from duespark.reminders.planning import plan_batch, planning_horizon
@@ -61,14 +62,14 @@ class Worker:
         *,
         worker_id: str | None = None,
         now_fn: Callable[[], datetime] = clock.utc_now,
-        stop_event: threading.Event | None = None,
+        stop_event: threading.Event | SignalEvent | None = None,
     ) -> None:
         self.database = database
         self.settings = settings
         self.sender = sender
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.now_fn = now_fn
-        self.stop_event = stop_event or threading.Event()
+        self.stop_event: threading.Event | SignalEvent = stop_event or threading.Event()
         self.started_at = now_fn()
 
     def run_once(self) -> PassResult:
