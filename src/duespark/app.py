@@ -48,14 +48,16 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     uploads = {"/invoices/import": IMPORT_MAX_BYTES, "/app/invoices/import": IMPORT_MAX_BYTES}
     app.add_middleware(BodySizeLimit, path_limits=uploads)
     app.add_middleware(AdmissionLimit)  # outside BodySizeLimit: a queued request reads nothing
-    install_pages(app)  # the web pages; before observability, which must stay outermost
-    observability.install(app, database)  # after BodySizeLimit: it must be the outer layer
-    exception_handlers.install(app)
+    # The API's routes come first: routing tries routes in order, and the API's requests
+    # are the many small ones (the pages' routes all start with /app, so none overlaps).
     for router in (health_router, auth_router, clients_router, invoices_router):
         app.include_router(router)
     app.include_router(templates_router)
     app.include_router(reminders_router)
     app.include_router(analytics_router)
+    install_pages(app)  # the web pages; before observability, which must stay outermost
+    observability.install(app, database)  # after BodySizeLimit: it must be the outer layer
+    exception_handlers.install(app)
     return app
 
 
