@@ -57,6 +57,10 @@ log = logging.getLogger(__name__)
 
 RECORD_AT_MOST = 20
 RECORD_WITHIN = 0.25  # seconds
+# Messages one pass claims and sends over one SMTP connection. Each pass pays for a
+# connection, a release of stale claims and a claim transaction; at 100 those fixed costs
+# were a sixth of the relay's time. The lease renewal keeps a long batch from going stale.
+CLAIM_BATCH = 250
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,7 @@ def relay_once(
     *,
     worker_id: str,
     now_fn: Callable[[], datetime] = utc_now,
-    limit: int = 100,
+    limit: int = CLAIM_BATCH,
     from_address: str | None = None,
     rng: random.Random | None = None,
     should_stop: Callable[[], bool] = lambda: False,
