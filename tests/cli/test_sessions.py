@@ -11,9 +11,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from duespark.auth import repository as auth_repository
+from duespark.clock import utc_now
 from duespark.db import Database
+from duespark.web import sessions as web_sessions
 from tests.cli.conftest import base_environ, run_cli
-from tests.conftest import TEST_SECRET_KEY
+from tests.conftest import TEST_SECRET_KEY, make_settings
 from tests.factories import login, register
 
 
@@ -32,14 +35,34 @@ def works(api: TestClient, pair: dict[str, str]) -> tuple[bool, bool]:
 
 
 @pytest.fixture
-def sessions(api: TestClient) -> dict[str, list[dict[str, str]]]:
-    """Ada has two sessions (laptop and phone), Bob one."""
+def sessions(api: TestClient, database: Database) -> dict[str, list[dict[str, str]]]:
+    """Ada has two API sessions (laptop and phone), Bob one. Each also has one browser
+    session, and Ada a second one she logged out of, which no longer counts."""
     register(api, email="ada@example.com")
     register(api, email="bob@example.com", name="Bob")
-    return {
+    api_sessions = {
         "ada": [login(api, "ada@example.com"), login(api, "ada@example.com")],
         "bob": [login(api, "bob@example.com")],
     }
+    settings = make_settings(database.url)
+    now = utc_now()
+    with database.session_scope() as session:
+        for email in ("ada@example.com", "bob@example.com"):
+            user = auth_repository.get_user_by_email(session, email)
+            assert user is not None
+            cookie = web_sessions.start(session, user, settings=settings, now=now).token
+            api_sessions[email.split("@")[0] + " browser"] = [{"cookie": cookie}]
+        ada = auth_repository.get_user_by_email(session, "ada@example.com")
+        assert ada is not None
+        ended = web_sessions.start(session, ada, settings=settings, now=now).token
+        web_sessions.log_out(session, ended, now=now)
+    return api_sessions
+
+
+def browser_works(database: Database, sessions: dict, who: str) -> bool:
+    with database.session_scope() as session:
+        cookie = sessions[f"{who} browser"][0]["cookie"]
+        return web_sessions.resolve(session, cookie, now=utc_now()) is not None
 
 
 def test_revoking_one_user_logs_out_only_them(
@@ -47,9 +70,11 @@ def test_revoking_one_user_logs_out_only_them(
 ) -> None:
     code, out, err = revoke(database, tmp_path, "--user", "Ada@Example.com")
     assert code == 0, err
-    assert "Revoked 2 session(s) of ada@example.com" in out
+    assert "Revoked 2 API session(s) and 1 browser session(s) of ada@example.com" in out
     assert [works(api, pair) for pair in sessions["ada"]] == [(False, False), (False, False)]
     assert works(api, sessions["bob"][0]) == (True, True)
+    assert not browser_works(database, sessions, "ada")
+    assert browser_works(database, sessions, "bob")
     # A new login works at once: revoking sessions is not locking the account.
     assert works(api, login(api, "ada@example.com")) == (True, True)
 
@@ -61,11 +86,12 @@ def test_revoking_everyone(
     code, out, err = revoke(database, tmp_path, "--all")
     assert code == 0, err
     # Bob's refresh rotated his session but it is still one session: 3 in all.
-    assert "Revoked 3 session(s); all 2 user(s) must log in again." in out
+    assert "Revoked 3 API session(s) and 2 browser session(s); all 2 user(s) must" in out
     assert [works(api, pair) for pair in sessions["ada"]] == [(False, False), (False, False)]
     assert works(api, bob.json()) == (False, False)
+    assert not browser_works(database, sessions, "bob")
     code, out, _ = revoke(database, tmp_path, "--all")
-    assert code == 0 and "Revoked 0 session(s)" in out
+    assert code == 0 and "Revoked 0 API session(s) and 0 browser session(s)" in out
 
 
 @pytest.mark.parametrize("args", [[], ["--all", "--user", "ada@example.com"]])

@@ -16,6 +16,7 @@ from duespark.auth import repository as auth_repository
 from duespark.auth import service as auth_service
 from duespark.cli._common import EXIT_USAGE, console, describe_database, fail, settings_or_exit
 from duespark.db import Database
+from duespark.web import sessions as web_sessions
 
 app = typer.Typer(help="Sessions: revoke them after a compromise.", no_args_is_help=True)
 
@@ -37,18 +38,24 @@ def revoke(
     try:
         with database.session_scope() as session:
             if everyone:
+                # Counted before the revocation: raising token_version is what ends them.
+                browser = web_sessions.count_live(session, now=now)
                 revoked = auth_service.revoke_all_sessions(session, now=now)
                 message = (
-                    f"Revoked {revoked.sessions} session(s); all {revoked.users} user(s) "
-                    "must log in again."
+                    f"Revoked {revoked.sessions} API session(s) and {browser} browser "
+                    f"session(s); all {revoked.users} user(s) must log in again."
                 )
             else:
                 assert email is not None
                 user = auth_repository.get_user_by_email(session, email.strip().lower())
                 if user is None:
                     raise fail(f"no user with the email address {email!r}")
+                browser = web_sessions.count_live(session, now=now, user_id=user.id)
                 count = auth_service.revoke_sessions(session, user, now=now)
-                message = f"Revoked {count} session(s) of {user.email}; they must log in again."
+                message = (
+                    f"Revoked {count} API session(s) and {browser} browser session(s) of "
+                    f"{user.email}; they must log in again."
+                )
     except SQLAlchemyError as exc:
         raise fail(f"cannot revoke sessions in {describe_database(settings)}: {exc}") from None
     finally:

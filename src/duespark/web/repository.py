@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from duespark.models import WebSession
+from duespark.models import User, WebSession
 
 
 def add(session: Session, row: WebSession) -> None:
@@ -36,3 +36,24 @@ def prune(session: Session, *, before: datetime) -> int:
         )
     )
     return result.rowcount
+
+
+def count_live(
+    session: Session, *, now: datetime, idle_timeout: timedelta, user_id: int | None = None
+) -> int:
+    """Sessions a cookie could still use: not revoked, expired or idle past
+    ``idle_timeout``, and started under the account's current token version."""
+    query = (
+        select(func.count())
+        .select_from(WebSession)
+        .join(User, User.id == WebSession.user_id)
+        .where(
+            WebSession.revoked_at.is_(None),
+            WebSession.expires_at > now,
+            WebSession.last_seen_at > now - idle_timeout,
+            WebSession.token_version == User.token_version,
+        )
+    )
+    if user_id is not None:
+        query = query.where(WebSession.user_id == user_id)
+    return session.scalar(query) or 0

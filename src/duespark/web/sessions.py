@@ -108,6 +108,11 @@ def resolve(session: Session, token: str | None, *, now: datetime) -> User | Non
     return user
 
 
+def count_live(session: Session, *, now: datetime, user_id: int | None = None) -> int:
+    """How many browser sessions :func:`resolve` would still accept (of one account)."""
+    return web_repository.count_live(session, now=now, idle_timeout=IDLE_TIMEOUT, user_id=user_id)
+
+
 def log_out(session: Session, token: str | None, *, now: datetime) -> None:
     """Revoke the session server-side: the cookie, replayed later, finds nothing. Unknown
     tokens are ignored, so logging out twice is harmless."""
