@@ -20,12 +20,11 @@ from duespark.auth import service as auth_service
 from duespark.auth.schemas import UserRegister
 from duespark.config import Settings
 from duespark.dependencies import ClientAddressDep, NowDep, SessionDep, SettingsDep
-from duespark.errors import DueSparkError
 from duespark.web import sessions
 from duespark.web.cookies import PRESESSION_COOKIE, SESSION_COOKIE, delete_cookie, set_cookie
 from duespark.web.dependencies import OptionalUser, PageUser, PublicForm, SignedInForm
 from duespark.web.flash import set_flash
-from duespark.web.forms import FormState, savepoint, validate
+from duespark.web.forms import FormState, attempt, validate
 from duespark.web.pages import HOME_PATH, LOGIN_PATH, page_router, safe_next
 from duespark.web.templating import render
 
@@ -116,11 +115,8 @@ def sign_up(
     form.values["password"] = ""
     if data is None:
         return _signup_form(request, form, status_code=422)
-    try:
-        with savepoint(session):
-            user = auth_service.register(session, data=data, now=now)
-    except DueSparkError as error:
-        form.refuse(error)
+    user = attempt(session, form, lambda: auth_service.register(session, data=data, now=now))
+    if user is None:
         return _signup_form(request, form, status_code=form.status_code)
     signed_in = sessions.start(session, user, settings=settings, now=now)
     response = RedirectResponse(HOME_PATH, status_code=303)

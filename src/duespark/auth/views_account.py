@@ -24,7 +24,7 @@ from duespark.web import sessions
 from duespark.web.cookies import SESSION_COOKIE, set_cookie
 from duespark.web.dependencies import PageUser, SignedInForm
 from duespark.web.flash import set_flash
-from duespark.web.forms import FormState, savepoint, validate
+from duespark.web.forms import FormState, attempt, savepoint, validate
 from duespark.web.pages import page_router
 from duespark.web.templating import render
 
@@ -53,12 +53,10 @@ def update_profile(
     form = FormState.read(form_data, PROFILE_FIELDS)
     payload = form.payload(required=("name", "time_zone"), keep_blank=("business_name",))
     data = validate(UserUpdate, payload, form)
-    try:
-        if data is not None:
-            with savepoint(session):
-                auth_service.update_profile(session, user, data=data, now=now)
-    except DueSparkError as error:
-        form.refuse(error)
+    if data is not None:
+        attempt(
+            session, form, lambda: auth_service.update_profile(session, user, data=data, now=now)
+        )
     if form.failed:
         return _page(request, user, profile=form, status_code=form.status_code)
     response = RedirectResponse(ACCOUNT_PATH, status_code=303)

@@ -23,7 +23,6 @@ from duespark.clients import service as client_service
 from duespark.clients.schemas import ClientCreate, ClientSort, ClientUpdate
 from duespark.clock import local_today
 from duespark.dependencies import NowDep, SessionDep, SettingsDep
-from duespark.errors import DueSparkError
 from duespark.invoices import service as invoice_service
 from duespark.invoices.repository import InvoiceFilters
 from duespark.invoices.schemas import InvoiceSort
@@ -34,7 +33,7 @@ from duespark.reminders import service as reminder_service
 from duespark.reminders.schemas import PauseRequest
 from duespark.web.dependencies import PageUser, SignedInForm
 from duespark.web.flash import set_flash
-from duespark.web.forms import FormState, savepoint, validate
+from duespark.web.forms import FormState, attempt, validate
 from duespark.web.pages import page_router
 from duespark.web.tables import invoice_rows
 from duespark.web.templating import render
@@ -120,11 +119,10 @@ def create(
     data = validate(ClientCreate, form.payload(required=REQUIRED), form)
     if data is None:
         return _form_page(request, form, client=None, status_code=422)
-    try:
-        with savepoint(session):
-            client = client_service.create_client(session, user, data=data, now=now)
-    except DueSparkError as error:
-        form.refuse(error)
+    client = attempt(
+        session, form, lambda: client_service.create_client(session, user, data=data, now=now)
+    )
+    if client is None:
         return _form_page(request, form, client=None, status_code=form.status_code)
     response = RedirectResponse(f"/app/clients/{client.id}", status_code=303)
     set_flash(response, settings, f"Client {client.name} added.")
@@ -176,14 +174,15 @@ def update(
     data = validate(ClientUpdate, payload, form)
     if data is None:
         return _form_page(request, form, client=client, status_code=422)
-    try:
-        with savepoint(session):
-            client = client_service.update_client(session, user, client_id, data=data, now=now)
-    except DueSparkError as error:
-        form.refuse(error)
+    updated = attempt(
+        session,
+        form,
+        lambda: client_service.update_client(session, user, client_id, data=data, now=now),
+    )
+    if updated is None:
         return _form_page(request, form, client=client, status_code=form.status_code)
-    response = RedirectResponse(f"/app/clients/{client.id}", status_code=303)
-    set_flash(response, settings, f"Client {client.name} saved.")
+    response = RedirectResponse(f"/app/clients/{updated.id}", status_code=303)
+    set_flash(response, settings, f"Client {updated.name} saved.")
     return response
 
 
@@ -203,11 +202,13 @@ def pause(
     form = FormState.read(form_data, ("until",))
     data = validate(PauseRequest, form.payload(), form)
     if data is not None:
-        try:
-            with savepoint(session):
-                reminder_service.pause_client(session, user, client_id, until=data.until, now=now)
-        except DueSparkError as error:
-            form.refuse(error)
+        attempt(
+            session,
+            form,
+            lambda: reminder_service.pause_client(
+                session, user, client_id, until=data.until, now=now
+            ),
+        )
     if form.failed:
         return _detail(
             request, session, user, client, now=now, pause_form=form, status_code=form.status_code

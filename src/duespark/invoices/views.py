@@ -22,7 +22,6 @@ from starlette.responses import Response
 from duespark.clients import service as client_service
 from duespark.clock import local_today
 from duespark.dependencies import NowDep, SessionDep, SettingsDep
-from duespark.errors import DueSparkError
 from duespark.invoices import service as invoice_service
 from duespark.invoices.repository import InvoiceFilters
 from duespark.invoices.schemas import (
@@ -39,7 +38,7 @@ from duespark.models import Invoice, User
 from duespark.reminders import service as reminder_service
 from duespark.web.dependencies import PageUser, SignedInForm
 from duespark.web.flash import set_flash
-from duespark.web.forms import FormState, as_id, savepoint, validate
+from duespark.web.forms import FormState, as_id, attempt, validate
 from duespark.web.pages import page_router
 from duespark.web.tables import client_choices, invoice_rows
 from duespark.web.templating import render
@@ -154,12 +153,10 @@ def create(
     form = FormState.read(form_data, INVOICE_FIELDS)
     payload = form.payload(required=("client_id", "number", "amount", "due_date"))
     data = validate(InvoiceCreate, _with_client_id(payload), form)
-    try:
-        if data is not None:
-            with savepoint(session):
-                invoice = invoice_service.create_invoice(session, user, data=data, now=now)
-    except DueSparkError as error:
-        form.refuse(error)
+    if data is not None:
+        invoice = attempt(
+            session, form, lambda: invoice_service.create_invoice(session, user, data=data, now=now)
+        )
     if form.failed:
         clients = client_choices(session, user)
         return _form_page(
@@ -213,12 +210,12 @@ def update(
     required = set(INVOICE_FIELDS) - set(CLOSED_FIELDS)
     payload = form.payload(required=required, nullable=("payment_url",), keep_blank=("notes",))
     data = validate(InvoiceUpdate, _with_client_id(payload), form)
-    try:
-        if data is not None:
-            with savepoint(session):
-                invoice_service.update_invoice(session, user, invoice_id, data=data, now=now)
-    except DueSparkError as error:
-        form.refuse(error)
+    if data is not None:
+        attempt(
+            session,
+            form,
+            lambda: invoice_service.update_invoice(session, user, invoice_id, data=data, now=now),
+        )
     if form.failed:
         clients = client_choices(session, user)
         return _form_page(

@@ -29,7 +29,7 @@ from duespark.reminders import service as reminder_service
 from duespark.reminders.schemas import PauseRequest
 from duespark.web.dependencies import PageUser, SignedInForm
 from duespark.web.flash import set_flash
-from duespark.web.forms import FormState, savepoint, validate
+from duespark.web.forms import FormState, attempt, savepoint, validate
 from duespark.web.pages import page_router
 
 router = page_router()
@@ -48,12 +48,12 @@ def mark_paid(
     invoice = invoice_service.get_invoice(session, user, invoice_id)
     form = FormState.read(form_data, ("paid_at", "amount_paid"))
     data = validate(MarkPaid, form.payload(), form)
-    try:
-        if data is not None:
-            with savepoint(session):
-                invoice_service.mark_paid(session, user, invoice_id, data=data, now=now)
-    except DueSparkError as error:
-        form.refuse(error)
+    if data is not None:
+        attempt(
+            session,
+            form,
+            lambda: invoice_service.mark_paid(session, user, invoice_id, data=data, now=now),
+        )
     if form.failed:
         return detail_response(
             request, session, user, invoice, now=now, paid_form=form, status_code=form.status_code
@@ -101,12 +101,14 @@ def pause(
     invoice = invoice_service.get_invoice(session, user, invoice_id)
     form = FormState.read(form_data, ("until",))
     data = validate(PauseRequest, form.payload(), form)
-    try:
-        if data is not None:
-            with savepoint(session):
-                reminder_service.pause_invoice(session, user, invoice_id, until=data.until, now=now)
-    except DueSparkError as error:
-        form.refuse(error)
+    if data is not None:
+        attempt(
+            session,
+            form,
+            lambda: reminder_service.pause_invoice(
+                session, user, invoice_id, until=data.until, now=now
+            ),
+        )
     if form.failed:
         return detail_response(
             request, session, user, invoice, now=now, pause_form=form, status_code=form.status_code

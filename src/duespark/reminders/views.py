@@ -21,14 +21,13 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from duespark.dependencies import NowDep, SessionDep, SettingsDep
-from duespark.errors import DueSparkError
 from duespark.models import User
 from duespark.reminders import service as reminder_service
 from duespark.reminders.policy import MAX_STEPS, ReminderPolicy, Tone, Weekday
 from duespark.reminders.schemas import PauseRequest
 from duespark.web.dependencies import PageUser, SignedInForm
 from duespark.web.flash import set_flash
-from duespark.web.forms import FormState, error_message, savepoint, validate
+from duespark.web.forms import FormState, attempt, error_message, validate
 from duespark.web.pages import page_router
 from duespark.web.templating import render
 
@@ -98,12 +97,12 @@ def pause_account(
     already scheduled are withdrawn."""
     form = FormState.read(form_data, ("until",))
     data = validate(PauseRequest, form.payload(), form)
-    try:
-        if data is not None:
-            with savepoint(session):
-                reminder_service.pause_account(session, user, until=data.until, now=now)
-    except DueSparkError as error:
-        form.refuse(error)
+    if data is not None:
+        attempt(
+            session,
+            form,
+            lambda: reminder_service.pause_account(session, user, until=data.until, now=now),
+        )
     if form.failed:
         policy, _ = reminder_service.account_policy(user)
         return _page(

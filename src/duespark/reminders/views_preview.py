@@ -32,7 +32,7 @@ from duespark.reminders.views import TONE_NAMES
 from duespark.web.dependencies import PageUser, SignedInForm
 from duespark.web.email_frame import frame_response
 from duespark.web.flash import set_flash
-from duespark.web.forms import FormState, savepoint, validate
+from duespark.web.forms import FormState, attempt, validate
 from duespark.web.pages import page_router
 from duespark.web.templating import render
 
@@ -85,15 +85,19 @@ def send_now(
 ) -> Response:
     form = FormState.read(form_data, ("offset_days",))
     data = validate(SendStepNow, form.payload(required=("offset_days",)), form)
-    try:
-        if data is not None:
-            with savepoint(session):
-                reminder = reminder_service.send_step_now(
-                    session, user, invoice_id, offset_days=data.offset_days,
-                    settings=settings, now=now,
-                )  # fmt: skip
-    except DueSparkError as error:
-        form.refuse(error)
+    if data is not None:
+        reminder = attempt(
+            session,
+            form,
+            lambda: reminder_service.send_step_now(
+                session,
+                user,
+                invoice_id,
+                offset_days=data.offset_days,
+                settings=settings,
+                now=now,
+            ),
+        )
     if form.failed or data is None:
         return _page(
             request, session, user, invoice_id, offset_days=None, now=now,

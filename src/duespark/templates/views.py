@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from duespark.dependencies import NowDep, SessionDep, SettingsDep
-from duespark.errors import DueSparkError, InvalidInput
+from duespark.errors import InvalidInput
 from duespark.kit.pagination import MAX_ID
 from duespark.models import User
 from duespark.reminders.policy import Tone
@@ -34,7 +34,7 @@ from duespark.templates.schemas import MAX_BODY_LENGTH, TemplateDraft, TemplateW
 from duespark.web.dependencies import PageUser, SignedInForm
 from duespark.web.email_frame import FRAME_NAME, frame_response
 from duespark.web.flash import set_flash
-from duespark.web.forms import FormState, as_id, savepoint, validate
+from duespark.web.forms import FormState, as_id, attempt, validate
 from duespark.web.pages import page_router
 from duespark.web.tables import client_choices
 from duespark.web.templating import render
@@ -89,12 +89,12 @@ def save(
     payload = form.payload(required=("subject", "body"))
     payload.pop("invoice_id", None)
     data = validate(TemplateWrite, payload, form)
-    try:
-        if data is not None:
-            with savepoint(session):
-                template_service.save_template(session, user, tone, data=data, now=now)
-    except DueSparkError as error:
-        form.refuse(error)
+    if data is not None:
+        attempt(
+            session,
+            form,
+            lambda: template_service.save_template(session, user, tone, data=data, now=now),
+        )
     chosen = as_id(form.values["invoice_id"])
     if form.failed:
         return _editor(

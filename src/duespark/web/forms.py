@@ -19,7 +19,7 @@ request's transaction can still commit what it should (nothing, usually).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -31,6 +31,7 @@ from starlette.datastructures import ImmutableMultiDict
 from duespark.errors import DueSparkError
 
 Model = TypeVar("Model", bound=BaseModel)
+Result = TypeVar("Result")
 REQUIRED = "Required."
 
 
@@ -138,3 +139,14 @@ def savepoint(session: Session) -> Iterator[None]:
     request's transaction stays usable (to render the refusal and to commit nothing)."""
     with session.begin_nested():
         yield
+
+
+def attempt(session: Session, form: FormState, action: Callable[[], Result]) -> Result | None:
+    """Run a form's service call in a :func:`savepoint`: its answer, or None when the
+    service refused (the refusal is then on ``form`` and nothing it wrote is kept)."""
+    try:
+        with savepoint(session):
+            return action()
+    except DueSparkError as error:
+        form.refuse(error)
+        return None
