@@ -3,6 +3,7 @@ email delivery: a random free port, bounded timeouts, nothing leaves the machine
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.parser
 import email.policy
@@ -44,9 +45,12 @@ class Received:
 class SmtpCapture:
     """An aiosmtpd handler that keeps every message and numbers SMTP sessions, so tests
     can count connections. Recipients starting with ``refuse-`` get a permanent 550; a
-    message whose subject contains ``[drop]`` is answered 421, which closes the session."""
+    message whose subject contains ``[drop]`` is answered 421, which closes the session.
+    ``latency`` holds each message that long before accepting it, as a remote server does:
+    without it a loopback delivery is over before a test can act while it is under way."""
 
     port: int = 0
+    latency: float = 0.0
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _sessions: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -63,6 +67,8 @@ class SmtpCapture:
         content = envelope.original_content or b""
         if b"[drop]" in content:
             return "421 4.3.2 shutting down"
+        if self.latency:
+            await asyncio.sleep(self.latency)
         with self.lock:
             number = getattr(session, "capture_number", None)
             if number is None:
@@ -96,9 +102,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_capture(port: int | None = None, **smtp_options: Any) -> Iterator[SmtpCapture]:
+def smtp_capture(
+    port: int | None = None, *, latency: float = 0.0, **smtp_options: Any
+) -> Iterator[SmtpCapture]:
     """Run an SMTP server on 127.0.0.1 for the duration of the block."""
-    handler = SmtpCapture()
+    handler = SmtpCapture(latency=latency)
     controller = Controller(
         handler,
         hostname="127.0.0.1",

@@ -7,9 +7,9 @@ restart, none sent twice by the worker that picks up where the stopped one left 
 from __future__ import annotations
 
 import collections
+import itertools
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
@@ -34,6 +34,10 @@ BATCHES = 12
 BATCH_SIZE = 50
 TOTAL = BATCHES * BATCH_SIZE
 ROUNDS = 2
+BATCHES_PER_RESTART = BATCHES // (ROUNDS * 2)
+# Each message is held this long by the SMTP server, as a remote one would: the 150
+# reminders between two restarts take over a second to send, so a stop lands mid-delivery.
+SMTP_LATENCY = 0.02
 # One step on the due date, a window open at every hour of every day: each invoice owes
 # exactly one email, now, whatever the clock says.
 ALWAYS_OPEN = {
@@ -61,7 +65,7 @@ def pg_database(postgres_admin_url: str) -> Iterator[Database]:
 
 @pytest.fixture
 def smtp() -> Iterator[SmtpCapture]:
-    with smtp_capture() as handler:
+    with smtp_capture(latency=SMTP_LATENCY) as handler:
         yield handler
 
 
@@ -194,36 +198,37 @@ def wait_for(condition: Callable[[], bool], *, timeout: float, what: str) -> Non
         time.sleep(0.2)
 
 
+def delivered(smtp: SmtpCapture) -> int:
+    """Messages the SMTP server has accepted so far, duplicates included."""
+    return len(smtp.snapshot())
+
+
 def test_rolling_worker_restarts_under_a_stream_of_due_reminders(
     pg_database: Database, smtp: SmtpCapture, tmp_path: Path
 ) -> None:
     user_id, client_id = seed_account(pg_database)
-    seeded = threading.Event()
-    seeding_errors: list[BaseException] = []
-
-    def seed_stream() -> None:
-        try:
-            for batch in range(BATCHES):
-                seed_batch(pg_database, user_id, client_id, batch)
-                time.sleep(0.5)
-        except BaseException as exc:  # reported by the test thread
-            seeding_errors.append(exc)
-        finally:
-            seeded.set()
-
     workers = Workers(pg_database, smtp, tmp_path)
-    restarts: list[tuple[int, int, int]] = []  # (worker index, exit code, delivered so far)
+    # (worker index, exit code, delivered when it was signalled, seeded by then)
+    restarts: list[tuple[int, int, int, int]] = []
+    batches = iter(range(BATCHES))
     try:
-        seeder = threading.Thread(target=seed_stream, daemon=True)
-        seeder.start()
-        wait_for(lambda: len(message_ids(smtp)) >= 20, timeout=60, what="first deliveries")
         for _ in range(ROUNDS):
             for index in (0, 1):
+                before = delivered(smtp)
+                for batch in itertools.islice(batches, BATCHES_PER_RESTART):
+                    seed_batch(pg_database, user_id, client_id, batch)
+                    time.sleep(0.2)
+                # Stop a worker once the new reminders are going out, not before they
+                # are planned nor after they are all sent: the stop must give back what
+                # it has claimed and not yet sent.
+                wait_for(
+                    lambda before=before: delivered(smtp) >= before + 10,
+                    timeout=60,
+                    what="the new reminders to start going out",
+                )
+                at_signal = delivered(smtp)
                 code = workers.restart(index)
-                restarts.append((index, code, sum(message_ids(smtp).values())))
-                time.sleep(1.0)
-        seeder.join(timeout=60)
-        assert not seeding_errors, seeding_errors
+                restarts.append((index, code, at_signal, (batch + 1) * BATCH_SIZE))
         wait_for(lambda: len(message_ids(smtp)) >= TOTAL, timeout=240, what="every reminder")
         wait_for(
             lambda: states(pg_database, OutboxMessage, "status") == {"sent": TOTAL},
@@ -236,12 +241,12 @@ def test_rolling_worker_restarts_under_a_stream_of_due_reminders(
     duplicates = sum(received.values()) - len(received)
     print(
         f"\n{TOTAL} reminders in {BATCHES} batches, 2 workers, {len(restarts)} SIGTERM "
-        f"restarts (delivered so far at each: {[r[2] for r in restarts]}): "
+        f"restarts (delivered/seeded at each signal: {[f'{r[2]}/{r[3]}' for r in restarts]}): "
         f"{len(received)} delivered, {duplicates} duplicates"
     )
-    assert all(code == 0 for _, code, _ in restarts), f"a worker did not stop cleanly: {restarts}"
-    assert any(delivered < TOTAL for _, _, delivered in restarts), (
-        "every restart happened after the work was done: the test proved nothing"
+    assert all(code == 0 for _, code, _, _ in restarts), f"a stop was not clean: {restarts}"
+    assert any(at_signal < seeded for _, _, at_signal, seeded in restarts), (
+        "every worker was stopped with nothing left to send: the test proved nothing"
     )
     assert len(received) == TOTAL, f"{TOTAL - len(received)} reminders lost"
     assert duplicates == 0, f"{duplicates} reminders delivered twice"
