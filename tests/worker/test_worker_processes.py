@@ -138,14 +138,29 @@ def test_two_racing_workers_send_nothing_twice(pg_database: Database, smtp: Smtp
     assert states(pg_database, Reminder, "state") == {"sent": 300}
 
 
+def held_by(database: Database, process: subprocess.Popen[bytes]) -> int:
+    """Outbox messages ``process`` has claimed and not yet recorded (its worker id ends in
+    its pid)."""
+    with database.session_scope() as session:
+        query = select(func.count()).where(
+            OutboxMessage.status == "sending",
+            OutboxMessage.claimed_by.like(f"%:{process.pid}"),
+        )
+        return session.scalar(query) or 0
+
+
 def test_a_worker_killed_mid_run_loses_nothing(pg_database: Database, smtp: SmtpCapture) -> None:
     total = 2_000
     seed_due_invoices(pg_database, total)
     workers = [start_worker(pg_database, smtp, "--interval", "0.2") for _ in range(4)]
+    victim = workers[0]
     try:
         wait_for(lambda: sum(message_ids(smtp).values()) >= 300, timeout=120, what="deliveries")
-        workers[0].send_signal(signal.SIGKILL)
-        workers[0].wait(timeout=10)
+        # Kill it while it holds a batch, not in the pause between two passes.
+        wait_for(lambda: held_by(pg_database, victim) > 0, timeout=60, what="a claimed batch")
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        orphaned = held_by(pg_database, victim)
         wait_for(lambda: len(message_ids(smtp)) >= total, timeout=420, what="every reminder")
         # Give the survivors a moment to record the last deliveries as sent.
         wait_for(
@@ -160,7 +175,11 @@ def test_a_worker_killed_mid_run_loses_nothing(pg_database: Database, smtp: Smtp
             worker.wait(timeout=30)
     received = message_ids(smtp)
     duplicates = sum(received.values()) - len(received)
-    print(f"\n{total} reminders, 4 workers, 1 SIGKILL: {duplicates} duplicate deliveries")
+    print(
+        f"\n{total} reminders, 4 workers, 1 SIGKILL with {orphaned} claimed messages in hand: "
+        f"{duplicates} duplicate deliveries"
+    )
+    assert orphaned > 0, "the killed worker held no claim: the test proved nothing"
     assert len(received) == total, "a reminder was lost"
     assert duplicates <= RECORD_AT_MOST, f"{duplicates} duplicates from one kill"
     assert states(pg_database, Reminder, "state") == {"sent": total}
