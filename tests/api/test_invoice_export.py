@@ -27,7 +27,7 @@ from tests.api.test_invoice_import import (
     stored,
 )
 from tests.api.test_invoices import today_in
-from tests.factories import auth_headers, create_client
+from tests.factories import auth_headers, create_client, create_invoice
 
 Headers = dict[str, str]
 
@@ -90,6 +90,7 @@ def test_every_column_is_exported(api: TestClient, ada: Headers) -> None:
             "due_date": "2001-01-31",
             "status": "paid",
             "paid_on": "2001-02-03",
+            "amount_paid": "1250.00",
             "payment_url": "https://pay.example/e1",
             "notes": "Thanks, again",
         },
@@ -103,6 +104,7 @@ def test_every_column_is_exported(api: TestClient, ada: Headers) -> None:
             "due_date": "2001-03-01",
             "status": "open",
             "paid_on": "",
+            "amount_paid": "",
             "payment_url": "",
             "notes": "",
         },
@@ -117,6 +119,7 @@ def test_every_column_is_exported(api: TestClient, ada: Headers) -> None:
             "due_date": "2150-01-31",
             "status": "draft",
             "paid_on": "",
+            "amount_paid": "",
             "payment_url": "",
             "notes": "",
         },
@@ -129,6 +132,7 @@ def test_every_column_is_exported(api: TestClient, ada: Headers) -> None:
             "status": "paid",
             # Paid at 2001-07-01T23:00Z: the 2nd of July in London.
             "paid_on": "2001-07-02",
+            "amount_paid": "1.50",
         },
     }
     # Earliest due first, as the list sorts by default.
@@ -166,12 +170,45 @@ def test_an_export_imports_again_as_unchanged(api: TestClient, ada: Headers) -> 
 
 def test_an_export_moves_an_account_whole(api: TestClient, ada: Headers) -> None:
     """Imported into an empty account (in another time zone), an export recreates the
-    clients and invoices, and that account's export is the same file."""
+    clients and invoices, part payments included, and that account's export is the same
+    file."""
     imported(api, ada, SPREADSHEET)
+    globex = clients(api, ada)["accounts@globex.example"]["id"]
+    for number, amount_paid in (("H-1", "20.00"), ("H-2", "95.50")):
+        made = create_invoice(
+            api,
+            ada,
+            globex,
+            number=number,
+            amount="80.00",
+            issue_date="2001-04-01",
+            due_date="2001-05-01",
+        )
+        paid = api.post(
+            f"/invoices/{made['id']}/mark-paid",
+            json={"paid_at": "2001-05-02", "amount_paid": amount_paid},
+            headers=ada,
+        )
+        assert paid.status_code == 200, paid.text
     file = export(api, ada).content
     bob = auth_headers(api, email="bob@example.com", name="Bob", time_zone="Pacific/Auckland")
-    assert counts(imported(api, bob, file)) == (5, 0, 3, 0)
+    assert counts(imported(api, bob, file)) == (7, 0, 3, 0)
     assert export(api, bob).content.split(b"\r\n")[1:] == file.split(b"\r\n")[1:]
+    # Every invoice as Ada has it, but for what cannot be the same in another account (ids,
+    # times, and days overdue, counted in the account's time zone).
+    local = {"id", "client_id", "paid_at", "days_overdue", "created_at", "updated_at"}
+
+    def same(headers: Headers) -> dict[str, dict[str, Any]]:
+        return {
+            number: {k: v for k, v in invoice.items() if k not in local}
+            for number, invoice in invoices(api, headers).items()
+        }
+
+    assert same(bob) == same(ada)
+    assert (invoices(api, bob)["H-1"]["amount_paid"], invoices(api, bob)["H-2"]["amount_paid"]) == (
+        "20.00",
+        "95.50",
+    )
 
 
 FILTERED = csv_file(

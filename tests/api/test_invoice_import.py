@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from httpx2 import Response
 
 from duespark.db import Database
-from duespark.invoices.importing import IMPORT_MAX_BYTES, import_invoices
+from duespark.invoices.importing import BATCH_ROWS, IMPORT_MAX_BYTES, import_invoices
 from duespark.ops import migrations
 from tests.api.test_clients import assert_error
 from tests.api.test_invoices import today_in
@@ -393,6 +393,144 @@ def test_messages_are_the_apis_own(api: TestClient, ada: Headers) -> None:
         assert by_api == {entry["field"]: entry["message"]}, (change, entry)
 
 
+# ── paid amounts ──────────────────────────────────────────────────────────────────────────
+
+# The export's order; files written before the column existed use HEADER.
+PAID_HEADER = HEADER.replace("paid_on,", "paid_on,amount_paid,")
+
+
+def paid_file(*rows: str) -> bytes:
+    return csv_file(*rows, header=PAID_HEADER)
+
+
+def pay(api: TestClient, headers: Headers, invoice_id: int, **body: str) -> Response:
+    return api.post(f"/invoices/{invoice_id}/mark-paid", json=body, headers=headers)
+
+
+def test_a_part_payment_is_recorded_as_mark_paid_records_it(api: TestClient, ada: Headers) -> None:
+    globex = clients(api, ada)["accounts@globex.example"]["id"]
+    dates = {"issue_date": "2001-01-01", "due_date": "2001-01-31"}
+    part = create_invoice(api, ada, globex, number="H-1", amount="100.00", **dates)
+    assert pay(api, ada, part["id"], paid_at="2001-02-03", amount_paid="60.5").status_code == 200
+    # The API takes a payment above the amount (a client who paid a fee on top), so the
+    # import does too.
+    over = create_invoice(api, ada, globex, number="H-2", amount="100.00", **dates)
+    assert pay(api, ada, over["id"], paid_at="2001-02-03", amount_paid="150").status_code == 200
+    by_hand = invoices(api, ada)
+
+    report = imported(
+        api,
+        ada,
+        paid_file(
+            "P-1,accounts@globex.example,,100.00,,2001-01-01,2001-01-31,paid,2001-02-03,60.5,,",
+            "P-2,accounts@globex.example,,100.00,,2001-01-01,2001-01-31,paid,2001-02-03,150,,",
+            "P-3,accounts@globex.example,,100.00,,2001-01-01,2001-01-31,paid,2001-02-03,,,",
+            # Zero paid on an invoice that is not paid is no payment, as a blank is.
+            "P-4,accounts@globex.example,,100.00,,2001-01-01,2150-01-31,open,,0.00,,",
+            "P-5,accounts@globex.example,,100.00,,2001-01-01,2150-01-31,draft,,,,",
+        ),
+    )
+    assert counts(report) == (5, 0, 0, 0)
+    found = invoices(api, ada)
+    assert {n: (found[n]["status"], found[n]["amount_paid"]) for n in found} == {
+        "H-1": ("paid", "60.50"),
+        "H-2": ("paid", "150.00"),
+        "P-1": ("paid", "60.50"),
+        "P-2": ("paid", "150.00"),
+        "P-3": ("paid", "100.00"),  # blank: the whole amount
+        "P-4": ("open", None),
+        "P-5": ("draft", None),
+    }
+    for hand, imp in (("H-1", "P-1"), ("H-2", "P-2")):
+        assert activity(api, ada, found[imp]["id"]) == activity(api, ada, by_hand[hand]["id"])
+        same = {"id", "number", "created_at", "updated_at"}
+        assert {k: v for k, v in found[imp].items() if k not in same} == {
+            k: v for k, v in by_hand[hand].items() if k not in same
+        }
+    assert activity(api, ada, found["P-1"]["id"])[-1] == ("paid", "60.50 USD on 2001-02-03")
+
+
+@pytest.fixture
+def part_paid(api: TestClient, ada: Headers) -> dict[str, Any]:
+    """X-1: 100.00 USD, 20.00 of it paid on 2001-02-03."""
+    globex = clients(api, ada)["accounts@globex.example"]["id"]
+    invoice = create_invoice(
+        api,
+        ada,
+        globex,
+        number="X-1",
+        amount="100.00",
+        issue_date="2001-01-01",
+        due_date="2001-01-31",
+    )
+    assert pay(api, ada, invoice["id"], paid_at="2001-02-03", amount_paid="20").status_code == 200
+    return invoice
+
+
+PAID_ROW = "{},accounts@globex.example,,100.00,{},2001-01-01,2001-01-31,{},{},{},,"
+BAD_PAID_ROWS = [
+    # (number, currency, status, paid_on, amount_paid), field, message
+    (("A-1", "", "paid", "2001-02-03", "-1"), "amount_paid", "must be a decimal string"),
+    (("A-2", "", "paid", "2001-02-03", "0.00"), "amount_paid", "must be more than zero"),
+    (("A-3", "", "paid", "2001-02-03", "1.001"), "amount_paid", "USD has 2 decimal places"),
+    (("A-4", "EUR", "paid", "2001-02-03", "1.001"), "amount_paid", "EUR has 2 decimal places"),
+    (("A-5", "", "paid", "2001-02-03", '"1,250.00"'), "amount_paid", "thousands separators"),
+    (("A-6", "", "open", "", "10.00"), "amount_paid", "only a paid invoice has a paid amount"),
+    (("A-7", "", "draft", "", "10.00"), "amount_paid", "this one is draft"),
+    (("A-8", "", "void", "", "0.01"), "amount_paid", "this one is void"),
+    (("X-1", "", "paid", "2001-02-03", "30.00"), "number", "different details (amount_paid)"),
+    (("X-1", "", "paid", "2001-02-03", "20.001"), "amount_paid", "USD has 2 decimal places"),
+]
+
+
+def test_each_bad_paid_amount_is_reported_with_its_line(
+    api: TestClient, ada: Headers, part_paid: dict[str, Any]
+) -> None:
+    rows = [PAID_ROW.format(*cells) for cells, _, _ in BAD_PAID_ROWS]
+    error = refused(api, ada, paid_file(*rows))
+    reported = [(e["line"], e["field"]) for e in error["errors"]]
+    assert reported == [(line, field) for line, (_, field, _) in enumerate(BAD_PAID_ROWS, 2)]
+    for entry, (_, _, needle) in zip(error["errors"], BAD_PAID_ROWS, strict=True):
+        assert needle in entry["message"], entry
+    assert set(invoices(api, ada)) == {"X-1"}
+
+
+def test_paid_amount_messages_are_mark_paids_own(api: TestClient, ada: Headers) -> None:
+    globex = clients(api, ada)["accounts@globex.example"]["id"]
+    invoice = create_invoice(api, ada, globex, number="M-0", issue_date="2001-01-01")
+    for amount_paid in ("-1", "0", "1.001", "1e3"):
+        answer = pay(api, ada, invoice["id"], amount_paid=amount_paid).json()["error"]
+        by_api = {e["field"]: e["message"] for e in answer.get("errors", [])} or {
+            answer["field"]: answer["message"]
+        }
+        row = PAID_ROW.format("M-1", "", "paid", "2001-02-03", amount_paid)
+        (entry,) = refused(api, ada, paid_file(row))["errors"]
+        assert by_api == {entry["field"]: entry["message"]}, (amount_paid, entry)
+
+
+def test_paid_amounts_import_twice_as_unchanged_and_old_files_still_match(
+    api: TestClient, ada: Headers, part_paid: dict[str, Any]
+) -> None:
+    again = paid_file(
+        PAID_ROW.format("X-1", "", "paid", "2001-02-03", "20.00"),
+        PAID_ROW.format("P-1", "", "paid", "2001-02-03", "99.99"),
+        PAID_ROW.format("P-2", "", "open", "", ""),
+    )
+    assert counts(imported(api, ada, again)) == (2, 1, 0, 0)
+    before = stored(api, ada)
+    assert counts(imported(api, ada, again)) == (0, 3, 0, 0)
+    # A file without the column (as written before it existed) says nothing of the paid
+    # amount: its paid rows match whatever was paid, as a blank cell does.
+    old = csv_file(
+        "X-1,accounts@globex.example,,100.00,,2001-01-01,2001-01-31,paid,2001-02-03,,",
+        "P-1,accounts@globex.example,,100.00,,2001-01-01,2001-01-31,paid,2001-02-03,,",
+    )
+    assert counts(imported(api, ada, old)) == (0, 2, 0, 0)
+    blank = paid_file(PAID_ROW.format("P-1", "", "paid", "2001-02-03", ""))
+    assert counts(imported(api, ada, blank)) == (0, 1, 0, 0)
+    assert stored(api, ada) == before
+
+
 # ── idempotency ───────────────────────────────────────────────────────────────────────────
 
 
@@ -612,6 +750,23 @@ def peak_bytes(database: Database, rows: int, email: str) -> int:
             tracemalloc.stop()
     assert report.created == rows
     return peak
+
+
+@pytest.mark.parametrize("rows", [3 * BATCH_ROWS + 10, 3 * BATCH_ROWS])
+def test_progress_is_reported_after_every_batch_as_it_goes(database: Database, rows: int) -> None:
+    """Each call says where the batch's last row ends in the file, so a bar moves while the
+    import runs; the last call, once the import has read the blank lines that end the file
+    (with the last batch, or after a last batch that was full), is the file's size."""
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    content = generated(rows).getvalue() + b"\r\n,,,,,,,,,,\r\n"
+    lines = content.split(b"\r\n")
+    ends = [sum(len(line) + 2 for line in lines[: 1 + n]) for n in range(rows + 1)]
+    calls: list[int] = []
+    with database.session_scope() as session:
+        user = add_user(session, now=now)
+        report = import_invoices(session, user, io.BytesIO(content), now=now, progress=calls.append)
+    assert report.created == rows
+    assert calls == [ends[BATCH_ROWS], ends[2 * BATCH_ROWS], ends[3 * BATCH_ROWS], len(content)]
 
 
 def test_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """``duespark import invoices`` through the real command, on both databases: counts and a
-progress bar, bad rows listed with their lines, exit codes, and a 100,000-row file."""
+progress bar, bad rows listed with their lines, exit codes, the account chosen without
+``--user``, and a 100,000-row file."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from duespark.db import Database
-from duespark.models import Client, Invoice, InvoiceActivity
+from duespark.models import Client, Invoice, InvoiceActivity, User
 from tests.api.test_invoice_import import HEADER, SPREADSHEET, csv_file
 from tests.cli.conftest import base_environ, run_cli
 from tests.conftest import TEST_SECRET_KEY
@@ -54,6 +55,9 @@ def test_a_file_imports_with_counts_and_progress(
     first = run_import(database, tmp_path, str(path), "--user", account.upper())
     assert first.returncode == 0, first.stderr
     assert "Imported: 5 invoice(s) created, 0 unchanged, 2 client(s) created." in first.stdout
+    # The bar starts at 0% and is moved only by the import's progress calls (see
+    # test_progress_is_reported_after_every_batch_as_it_goes): 100% means they reached the
+    # end of the file.
     assert "Importing" in first.stderr and "100%" in first.stderr
     assert numbers(database) == {"E-1", "E-2", "E-3", "E-4", "E-5"}
     assert client_emails(database) == {
@@ -127,9 +131,42 @@ def test_usage_errors_exit_2_and_change_nothing(
     assert unknown.returncode == 2 and "no user with the email address" in unknown.stderr
     missing = run_import(database, tmp_path, str(tmp_path / "nope.csv"), "--user", account)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
-    assert run_import(database, tmp_path, str(path)).returncode == 2  # no --user
     assert run_import(database, tmp_path, str(tmp_path), "--user", account).returncode == 2
     assert numbers(database) == set()
+
+
+def test_without_user_the_only_account_is_the_one(
+    database: Database, account: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "invoices.csv"
+    path.write_bytes(SPREADSHEET)
+    result = run_import(database, tmp_path, str(path))
+    assert result.returncode == 0, result.stderr
+    assert "Imported: 5 invoice(s) created, 0 unchanged, 2 client(s) created." in result.stdout
+    with database.session_scope() as session:
+        owners = set(session.scalars(select(User.email).join(Invoice, Invoice.user_id == User.id)))
+    assert owners == {account}
+
+
+def test_without_user_no_account_or_several_is_a_usage_error(
+    database: Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "invoices.csv"
+    path.write_bytes(SPREADSHEET)
+    none = run_import(database, tmp_path, str(path))
+    assert none.returncode == 2, none.stdout
+    assert "no account to import into" in none.stderr
+
+    with database.session_scope() as session:
+        add_user(session, now=NOW, email="ada@engines.example")
+        add_user(session, now=NOW, email="grace@navy.example")
+    several = run_import(database, tmp_path, str(path))
+    assert several.returncode == 2, several.stdout
+    assert "the database has 2 accounts" in several.stderr and "--user" in several.stderr
+    # Which accounts they are is not for this message to tell.
+    assert "ada@" not in several.stderr and "grace@" not in several.stderr
+    assert "Imported" not in several.stdout
+    assert numbers(database) == set() and client_emails(database) == set()
 
 
 def write_rows(path: Path, rows: int) -> None:

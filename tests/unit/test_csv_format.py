@@ -330,6 +330,7 @@ def test_export_cells_follow_the_columns() -> None:
         "due_date": "2025-01-31",
         "status": "paid",
         "paid_on": "2025-02-01",
+        "amount_paid": "10.00",
         "payment_url": "",
         "notes": "",
     }

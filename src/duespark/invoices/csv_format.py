@@ -15,6 +15,9 @@ issue_date     ``YYYY-MM-DD``; blank means today in the account's time zone
 due_date       required; ``YYYY-MM-DD``, not before the issue date
 status         ``open`` (default), ``paid``, ``draft`` or ``void``
 paid_on        ``YYYY-MM-DD``; required when the status is paid, refused otherwise
+amount_paid    a decimal like ``amount``, more than zero: what a paid invoice received (as
+               ``mark-paid``'s ``amount_paid``); blank means the whole amount. Only a paid
+               invoice has one (blank or zero otherwise). Optional: older files lack it
 payment_url    an http(s) link, or blank
 notes          free text, or blank
 =============  ==========================================================================
@@ -23,6 +26,10 @@ The header row names the columns, in any order and any letter case; unknown colu
 refused. Each field is checked by the same annotated types as the JSON API's
 ``InvoiceCreate`` and ``ClientCreate``, so a value is refused here exactly when the API
 would refuse it, with the same message.
+
+Compared with a stored invoice (:func:`differences`), a blank ``amount_paid`` matches any
+paid amount, as a blank ``issue_date`` matches any issue date, so a file written before the
+column existed imports again as "unchanged".
 
 Reading never holds the file: :class:`RecordReader` decodes one physical line at a time (so
 a byte that is not UTF-8 is reported with its line number) and hands lines to
@@ -41,6 +48,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any, BinaryIO, Literal
 
@@ -48,7 +56,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, Valida
 
 from duespark.invoices.schemas import InvoiceDate, InvoiceNumber, PaymentUrl
 from duespark.kit.fields import AmountText, CurrencyCode, Email, Name, Notes
-from duespark.kit.money import AmountError, parse_amount
+from duespark.kit.money import AmountError, format_amount, parse_amount
 
 COLUMNS = (
     "number",
@@ -60,6 +68,7 @@ COLUMNS = (
     "due_date",
     "status",
     "paid_on",
+    "amount_paid",
     "payment_url",
     "notes",
 )
@@ -82,6 +91,7 @@ SEPARATOR_MESSAGE = (
 # The API's own wording for the rules it checks in the invoice service.
 DUE_BEFORE_ISSUE = "The due date cannot be before the issue date."
 PAID_IN_FUTURE = "A payment cannot be dated in the future."
+PAID_NOTHING = "amount_paid must be more than zero."
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,7 @@ class CsvRow(BaseModel):
     due_date: InvoiceDate
     status: Literal["open", "paid", "draft", "void"] = "open"
     paid_on: InvoiceDate | None = None
+    amount_paid: AmountText | None = None
     payment_url: PaymentUrl | None = None
     notes: Notes = ""
 
@@ -151,7 +162,9 @@ class Header:
 @dataclass(frozen=True)
 class InvoiceFacts:
     """What makes two invoices with the same number "the same" for an import. A row's
-    ``issue_date`` of None (left blank) matches any date."""
+    ``issue_date`` or ``amount_paid_minor`` of None (left blank) matches any value. A stored
+    paid invoice's ``amount_paid_minor`` of None means the whole amount (see
+    :func:`paid_minor`)."""
 
     client_email: str
     amount_minor: int
@@ -162,17 +175,30 @@ class InvoiceFacts:
     paid_on: date | None
     payment_url: str | None
     notes: str
+    amount_paid_minor: int | None = None
+
+
+def paid_minor(facts: InvoiceFacts) -> int | None:
+    """What a paid invoice received, in minor units (its whole amount when no paid amount
+    is recorded, as analytics counts it); None for an invoice that is not paid."""
+    if facts.status != "paid":
+        return None
+    return facts.amount_paid_minor if facts.amount_paid_minor is not None else facts.amount_minor
 
 
 class RecordReader:
     """The records of a CSV file as ``(line, cells)``, read a chunk at a time.
 
-    ``bytes_read`` says how far into the file reading has got, for progress bars.
+    ``bytes_read`` counts the bytes taken from the source (a chunk ahead of the records);
+    ``bytes_consumed`` those of the lines handed to the CSV parser so far, which after the
+    last record of a batch is exactly where that record ends: the measure for progress
+    bars. At the end of the file both are its size.
     """
 
     def __init__(self, source: BinaryIO) -> None:
         self.source = source
         self.bytes_read = 0
+        self.bytes_consumed = 0
         self._lines_read = 0
 
     def __iter__(self) -> Iterator[tuple[int, list[str]]]:
@@ -199,6 +225,7 @@ class RecordReader:
             # next chunk, unless this was the end of the file.
             pending = lines.pop() if chunk and lines else b""
             for raw in lines:
+                self.bytes_consumed += len(raw)
                 yield self._decode(raw)
             if len(pending) > MAX_LINE_BYTES:
                 raise UnreadableFile(
@@ -286,19 +313,47 @@ def _row_rules(row: CsvRow, line: int) -> list[RowError]:
     if row.issue_date is not None and row.due_date < row.issue_date:
         errors.append(RowError(line, "due_date", DUE_BEFORE_ISSUE))
     if row.currency is not None:
-        problem = amount_problem(row.amount, row.currency)
-        if problem is not None:
-            errors.append(RowError(line, "amount", problem))
+        errors += amount_errors(row, row.currency, line)
+    if row.amount_paid is not None:
+        paid_nothing = is_zero(row.amount_paid)
+        if row.status == "paid" and paid_nothing:
+            errors.append(RowError(line, "amount_paid", PAID_NOTHING))
+        if row.status != "paid" and not paid_nothing:
+            errors.append(
+                RowError(
+                    line,
+                    "amount_paid",
+                    f"only a paid invoice has a paid amount; this one is {row.status}",
+                )
+            )
     return errors
 
 
-def amount_problem(amount: str, currency: str) -> str | None:
-    """The API's message for an amount its currency cannot hold, or None."""
+def amount_errors(row: CsvRow, currency: str, line: int) -> list[RowError]:
+    """The row's amounts that ``currency`` cannot hold (too many decimals, too large)."""
+    errors: list[RowError] = []
+    for field in ("amount", "amount_paid"):
+        problem = amount_problem(getattr(row, field), currency, field=field)
+        if problem is not None:
+            errors.append(RowError(line, field, problem))
+    return errors
+
+
+def amount_problem(amount: str | None, currency: str, *, field: str = "amount") -> str | None:
+    """The API's message for an amount its currency cannot hold, or None (also for a
+    blank amount)."""
+    if amount is None:
+        return None
     try:
         parse_amount(amount, currency)
     except AmountError as exc:
-        return f"amount {exc}."
+        return f"{field} {exc}."
     return None
+
+
+def is_zero(amount: str) -> bool:
+    """Whether an amount already checked by ``AmountText`` is zero ("0", "0.00")."""
+    return Decimal(amount) == 0
 
 
 def differences(row: InvoiceFacts, stored: InvoiceFacts) -> list[str]:
@@ -311,6 +366,10 @@ def differences(row: InvoiceFacts, stored: InvoiceFacts) -> list[str]:
         "due_date": (row.due_date, stored.due_date),
         "status": (row.status, stored.status),
         "paid_on": (row.paid_on, stored.paid_on),
+        "amount_paid": (
+            row.amount_paid_minor if row.amount_paid_minor is not None else paid_minor(stored),
+            paid_minor(stored),
+        ),
         "payment_url": (row.payment_url, stored.payment_url),
         "notes": (row.notes, stored.notes),
     }
@@ -318,7 +377,9 @@ def differences(row: InvoiceFacts, stored: InvoiceFacts) -> list[str]:
 
 
 def export_cells(number: str, client_name: str, facts: InvoiceFacts, amount: str) -> list[str]:
-    """One invoice as a row of :data:`COLUMNS`, text cells neutralised."""
+    """One invoice as a row of :data:`COLUMNS`, text cells neutralised. A paid invoice's
+    ``amount_paid`` is always written, even when it is the whole amount."""
+    paid = paid_minor(facts)
     values = {
         "number": number,
         "client_email": facts.client_email,
@@ -329,6 +390,7 @@ def export_cells(number: str, client_name: str, facts: InvoiceFacts, amount: str
         "due_date": facts.due_date.isoformat(),
         "status": facts.status,
         "paid_on": facts.paid_on.isoformat() if facts.paid_on else "",
+        "amount_paid": format_amount(paid, facts.currency) if paid is not None else "",
         "payment_url": facts.payment_url or "",
         "notes": facts.notes,
     }
@@ -353,13 +415,14 @@ def _formula_like(text: str) -> bool:
 
 def _row_error(line: int, error: Any, values: dict[str, str]) -> RowError:
     """A field error in the API's wording (see ``exception_handlers``), except for amounts
-    written with separators, which get a message that says what to change."""
+    (``amount``, ``amount_paid``) written with separators, which get a message that says
+    what to change."""
     field = str(error["loc"][0]) if error.get("loc") else None
     if error.get("type") == "missing":
         message = "required"
     elif error.get("type") == "extra_forbidden":
         message = "unknown field"
-    elif field == "amount" and _has_separators(values.get("amount", "")):
+    elif field in {"amount", "amount_paid"} and _has_separators(values.get(field, "")):
         message = SEPARATOR_MESSAGE
     else:
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")

@@ -1,9 +1,11 @@
 """Exporting invoices as CSV: ``GET /invoices/export.csv``.
 
 The file has the columns of ``invoices/csv_format.py``, so it imports again as
-"unchanged". It is produced while it is sent: one query iterated on the server side
-(``yield_per``: a server-side cursor on PostgreSQL), a batch of rows at a time, so an
-account with a hundred thousand invoices costs one batch of memory, not a list of them all.
+"unchanged", and into an empty account as the same invoices (a paid invoice's
+``amount_paid`` included, so a part payment survives the move). It is produced while it
+is sent: one query iterated on the server side (``yield_per``: a server-side cursor on
+PostgreSQL), a batch of rows at a time, so an account with a hundred thousand invoices
+costs one batch of memory, not a list of them all.
 
 The file starts with a UTF-8 byte order mark, which spreadsheet programs need to read
 non-ASCII text correctly and which the import accepts.
@@ -81,6 +83,7 @@ def stored_facts_query(user_id: int) -> Select[Any]:
             Invoice.due_date,
             Invoice.status,
             Invoice.paid_at,
+            Invoice.amount_paid_minor,
             Invoice.payment_url,
             Invoice.notes,
         )
@@ -102,4 +105,5 @@ def stored_facts(row: Any, time_zone: str) -> InvoiceFacts:
         paid_on=local_today(row.paid_at, time_zone) if row.paid_at is not None else None,
         payment_url=row.payment_url,
         notes=row.notes,
+        amount_paid_minor=row.amount_paid_minor,
     )

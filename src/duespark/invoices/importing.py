@@ -18,9 +18,13 @@ What an import promises:
   invoice is created with the same fields and "created" activity as ``POST /invoices``,
   and paid and void rows then go through ``invoice_service.mark_paid`` and
   ``void_invoice``, so their derived fields, activity and reminder cancellation are those
-  of the API's actions. ``paid_on`` is the start of that day in the account's time zone.
+  of the API's actions. ``paid_on`` is the start of that day in the account's time zone,
+  and ``amount_paid`` the amount paid (blank: the whole amount), as ``mark-paid`` takes
+  them. As in the API, only a paid invoice has a paid amount (a part payment does not
+  leave an invoice open), it is more than zero, and it may exceed the amount.
 * **Flat memory.** Rows are read, checked and written a batch at a time, as plain rows
-  rather than ORM objects. What is kept across batches is small per row: the numbers of
+  rather than ORM objects; ``progress`` hears after each batch how many bytes of the file
+  it has consumed. What is kept across batches is small per row: the numbers of
   the good rows (to report a repeat with the line that had it first) and the clients by
   email.
 """
@@ -50,7 +54,7 @@ from duespark.invoices.csv_format import (
     RecordReader,
     RowError,
     UnreadableFile,
-    amount_problem,
+    amount_errors,
     differences,
     is_blank,
     parse_row,
@@ -107,16 +111,22 @@ def import_invoices(
 ) -> ImportRead:
     """Import the CSV file ``source`` (binary, read once, front to back) into the account.
 
-    ``progress`` is called with the number of bytes read so far after each batch.
+    ``progress`` is called after each batch with the number of bytes of the file consumed
+    so far (up to the batch's last row), and once more at the end of the file if blank
+    lines followed that row: the last call says the file's size.
     """
     job = _Import(session, user, now=now, skip_invalid=skip_invalid)
     reader = RecordReader(source)
+    reported = 0
     with session.begin_nested():
         try:
             for batch in _batches(_parsed(reader)):
                 job.run_batch(batch)
                 if progress is not None:
-                    progress(reader.bytes_read)
+                    reported = reader.bytes_consumed
+                    progress(reported)
+            if progress is not None and reader.bytes_consumed > reported:
+                progress(reader.bytes_consumed)
         except UnreadableFile as exc:
             raise InvalidRows(
                 f"The file cannot be read: line {exc.error.line}: {exc.error.message}. "
@@ -248,9 +258,7 @@ class _Import:
             if row.currency is None:
                 errors.append(RowError(line, "currency", unknown))
         if currency is not None and row.currency is None:
-            problem = amount_problem(row.amount, currency)
-            if problem is not None:
-                errors.append(RowError(line, "amount", problem))
+            errors += amount_errors(row, currency, line)
         if row.issue_date is None and row.due_date < self.today:
             errors.append(RowError(line, "due_date", DUE_BEFORE_ISSUE))
         if row.paid_on is not None and row.paid_on > self.today:
@@ -260,10 +268,12 @@ class _Import:
     def _compare(self, line: int, row: CsvRow, currency: str | None, stored: InvoiceFacts) -> bool:
         """Count the row unchanged (True) or refuse it for differing from what is stored."""
         currency = currency or stored.currency
-        problem = amount_problem(row.amount, currency)
-        if problem is not None:
-            self._refuse([RowError(line, "amount", problem)])
+        problems = amount_errors(row, currency, line)
+        if problems:
+            self._refuse(problems)
             return False
+        # A paid amount on a row that is not paid is zero (parse_row refuses any other).
+        paid = row.amount_paid if row.status == "paid" else None
         mine = InvoiceFacts(
             client_email=row.client_email,
             amount_minor=parse_amount(row.amount, currency),
@@ -274,6 +284,7 @@ class _Import:
             paid_on=row.paid_on,
             payment_url=str(row.payment_url) if row.payment_url else None,
             notes=row.notes,
+            amount_paid_minor=parse_amount(paid, currency) if paid is not None else None,
         )
         changed = differences(mine, stored)
         if not changed:
@@ -330,7 +341,7 @@ class _Import:
         )
         for _, row in pending:
             if row.status == "paid":
-                paid = MarkPaid(paid_at=row.paid_on)
+                paid = MarkPaid(paid_at=row.paid_on, amount_paid=row.amount_paid)
                 invoice_service.mark_paid(
                     session, self.user, ids[row.number], data=paid, now=self.now
                 )
