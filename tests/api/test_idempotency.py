@@ -165,3 +165,76 @@ def test_the_worker_forgets_keys_after_their_retention(
     assert _count(database, IdempotencyKey) == 1
     worker_pass(database, settings, now=utc_now() + timedelta(hours=25))
     assert _count(database, IdempotencyKey) == 0
+
+
+def test_the_same_key_with_another_client_body_is_refused_and_changes_nothing(
+    api: TestClient, database: Database
+) -> None:
+    headers = auth_headers(api)
+    first = api.post("/clients", json=CLIENT, headers=_keyed(headers, "create-1"))
+    assert first.status_code == 201, first.text
+    before = api.get(f"/clients/{first.json()['id']}", headers=headers).json()
+
+    for changed in [
+        {**CLIENT, "name": "Initrode"},
+        {**CLIENT, "email": "billing@initech.example"},
+        {**CLIENT, "notes": "a field the first request left out"},
+    ]:
+        refused = api.post("/clients", json=changed, headers=_keyed(headers, "create-1"))
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["code"] == "invalid_input"
+        assert refused.json()["error"]["field"] == "Idempotency-Key"
+        assert "Idempotent-Replayed" not in refused.headers
+
+    assert _count(database, Client) == 1
+    assert _count(database, IdempotencyKey) == 1
+    listed = api.get("/clients", headers=headers).json()["items"]
+    assert [client["id"] for client in listed] == [first.json()["id"]]
+    assert api.get(f"/clients/{first.json()['id']}", headers=headers).json() == before
+    # The stored request is still the first one: its retry replays, untouched.
+    again = api.post("/clients", json=CLIENT, headers=_keyed(headers, "create-1"))
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"paid_at": "2026-11-02", "amount_paid": "1000.00"},
+        {"paid_at": "2026-11-03", "amount_paid": "1250.00"},
+        {"paid_at": "2026-11-02"},
+        None,
+    ],
+    ids=["other-amount", "other-date", "amount-left-out", "no-body"],
+)
+def test_mark_paid_with_the_same_key_and_path_but_another_body_is_refused(
+    api: TestClient, database: Database, changed: dict[str, str] | None
+) -> None:
+    headers = auth_headers(api)
+    client = create_client(api, headers)
+    invoice = create_invoice(api, headers, client["id"])
+    path = f"/invoices/{invoice['id']}/mark-paid"
+    payment = {"paid_at": "2026-11-02", "amount_paid": "1250.00"}
+    first = api.post(path, json=payment, headers=_keyed(headers, "pay-1"))
+    assert first.status_code == 200, first.text
+    paid = api.get(f"/invoices/{invoice['id']}", headers=headers).json()
+    activity = api.get(f"/invoices/{invoice['id']}/activity", headers=headers).json()
+
+    if changed is None:
+        refused = api.post(path, headers=_keyed(headers, "pay-1"))
+    else:
+        refused = api.post(path, json=changed, headers=_keyed(headers, "pay-1"))
+
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["field"] == "Idempotency-Key"
+    assert "Idempotent-Replayed" not in refused.headers
+    after = api.get(f"/invoices/{invoice['id']}", headers=headers).json()
+    assert after == paid
+    assert (after["status"], after["amount_paid"]) == ("paid", "1250.00")
+    assert after["paid_at"] == first.json()["paid_at"]
+    assert api.get(f"/invoices/{invoice['id']}/activity", headers=headers).json() == activity
+    assert _count(database, IdempotencyKey) == 1
+    # The first request, retried, still replays its answer.
+    again = api.post(path, json=payment, headers=_keyed(headers, "pay-1"))
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
