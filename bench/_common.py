@@ -460,6 +460,16 @@ class RssSampler:
         last = [value for at, value in self.samples if at >= 0.9 * end]
         return max(first, default=0), max(last, default=0)
 
+    def peaks(self, windows: int) -> list[int]:
+        """The largest RSS in each of ``windows`` equal slices of the run's time, KiB (0 for
+        a slice without a sample): memory over time, a figure per slice."""
+        end = (self.samples[-1][0] if self.samples else 0.0) or 1.0
+        peaks = [0] * windows
+        for at, value in self.samples:
+            index = min(windows - 1, int(at / end * windows))
+            peaks[index] = max(peaks[index], value)
+        return peaks
+
 
 def mib(kib: float) -> float:
     return round(kib / 1024, 1)
