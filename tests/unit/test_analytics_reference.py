@@ -203,7 +203,7 @@ class Reference:
                 for _, r in self.counted
                 if r.client == client and self.history(r)
             ]
-            if late:
+            if late and sum(late) > 0:
                 payers.append((Fraction(sum(late), len(late)), name, client, len(late)))
         payers.sort(key=lambda p: (-p[0], p[1].lower(), p[1], p[2]))
         flat["latest_payers"] = [
@@ -354,7 +354,6 @@ def test_reference_reproduces_the_worked_example() -> None:
     assert flat["latest_payers"] == [
         (ACME, "Acme", 2, Decimal("15.0")),
         (COBALT, "Cobalt", 1, Decimal("5.0")),
-        (BOLT, "Bolt", 1, Decimal("-5.0")),
     ]
     assert flat["reminder_effectiveness"] == [
         (-3, 1, 0, Decimal("0.000")),

@@ -67,12 +67,13 @@ class PaymentHistory:
         return {client.client_id: client.shift for client in self.clients if client.shift}
 
     def latest_payers(self, limit: int = LATEST_PAYERS) -> list[ClientLateness]:
-        """The clients with the highest average days late (exact, not rounded), ties by
-        name (case-insensitive, then as written), then id."""
+        """The clients who pay late on average (more than 0 days, exact, not rounded),
+        latest first, ties by name (case-insensitive, then as written), then id. A client
+        who pays on time or early is not a late payer, however few others there are."""
         # nsmallest is sorted(...)[:limit] without sorting every client: a few thousand
         # Fraction comparisons instead of tens of thousands.
         return heapq.nsmallest(
             limit,
-            self.clients,
+            (client for client in self.clients if client.average > 0),
             key=lambda c: (-c.average, c.name.lower(), c.name, c.client_id),
         )
