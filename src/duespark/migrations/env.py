@@ -31,6 +31,9 @@ context.configure(
     render_as_batch=True,
     compare_type=True,
     render_item=render_item,
+    # One transaction per migration, so a migration may leave it for statements that
+    # cannot run inside one (see ``ops.migrations.upgrade``).
+    transaction_per_migration=True,
 )
 with context.begin_transaction():
     context.run_migrations()

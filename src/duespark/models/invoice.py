@@ -29,6 +29,8 @@ class Invoice(Timestamps, Base):
         CheckConstraint("status IN ('draft', 'open', 'paid', 'void')", name="status"),
         CheckConstraint("amount_minor >= 0", name="amount_not_negative"),
         Index("ix_invoice_user_id_status_due_date", "user_id", "status", "due_date"),
+        # The list's default order (due date, then id), so a page is read, not sorted.
+        Index("ix_invoice_user_id_due_date_id", "user_id", "due_date", "id"),
         Index("ix_invoice_client_id", "client_id"),
         # Analytics reads an account's payments of a window and its sales of a window.
         Index("ix_invoice_user_id_paid_on", "user_id", "paid_on"),

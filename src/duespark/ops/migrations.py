@@ -50,11 +50,14 @@ def schema_state(engine: Engine) -> SchemaState:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply pending migrations, in one transaction where the database allows it."""
+    """Apply pending migrations, each in its own transaction (with the version row it
+    moves): a failed one leaves the schema at the last one that succeeded, and one that
+    must run outside a transaction (``CREATE INDEX CONCURRENTLY``) can step out of it."""
     config = alembic_config()
-    with engine.begin() as connection:
+    with engine.connect() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+        connection.commit()
 
 
 def pending_revisions(engine: Engine) -> list[str]:
