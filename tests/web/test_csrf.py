@@ -1,6 +1,7 @@
 """Every form that changes something is refused (403, nothing changed) without this
 site's token for this browser's session, or when the browser says it comes from
-another site."""
+another site. The signed-in forms are found by walking the app's page routes, so a new
+form is forged here as soon as it exists."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from duespark.app import create_app
 from duespark.db import Database
 from duespark.models import Client, Invoice, LoginFailure, User, WebSession
+from tests.api.test_authentication_required import everything, fill
+from tests.conftest import make_settings
 from tests.web.helpers import (
     ACCOUNT,
     CLIENT,
@@ -24,6 +28,7 @@ from tests.web.helpers import (
     sign_up,
     token,
 )
+from tests.web.test_sign_in_required import page_endpoints
 
 
 def counts(database: Database) -> dict[str, Any]:
@@ -48,17 +53,33 @@ def assert_refused(response: Any) -> None:
     assert "did not come from this site" in page.by_id("main").text
 
 
+# What a forger would post to each form (the path's ids are the victim's); a form not
+# listed is posted empty, which the token check must refuse all the same.
+FORGED_DATA: dict[str, dict[str, str]] = {
+    "/app/clients/new": {**CLIENT, "name": "Forged Ltd"},
+    "/app/clients/{client_id}/edit": {**CLIENT, "name": "Forged Ltd"},
+    "/app/clients/{client_id}/pause": {"until": ""},
+    "/app/invoices/{invoice_id}/edit": {"notes": "forged"},
+    "/app/settings/account/profile": {"name": "Forged", "business_name": "Forged Ltd"},
+    "/app/settings/account/password": {
+        "current_password": ACCOUNT["password"],
+        "new_password": "a-forged-new-password",
+        "new_password_again": "a-forged-new-password",
+    },
+}
+
+
 def signed_in_forms(client_id: int, invoice_id: int) -> list[tuple[str, dict[str, str]]]:
-    return [
-        ("/app/clients/new", {**CLIENT, "name": "Forged Ltd"}),
-        (f"/app/clients/{client_id}/edit", {**CLIENT, "name": "Forged Ltd"}),
-        (f"/app/clients/{client_id}/pause", {"until": ""}),
-        (f"/app/invoices/{invoice_id}/void", {}),
-        (f"/app/invoices/{invoice_id}/mark-paid", {}),
-        (f"/app/invoices/{invoice_id}/pause", {}),
-        (f"/app/invoices/{invoice_id}/edit", {"notes": "forged"}),
-        ("/app/logout", {}),
+    """Every signed-in form of the app (every POST page route), with what to post."""
+    ids = {"client_id": client_id, "invoice_id": invoice_id}
+    app = create_app(make_settings("sqlite://"))
+    forms = [
+        (fill(endpoint, ids), FORGED_DATA.get(endpoint.path, {}))
+        for (method, _), endpoint in sorted(page_endpoints(app).items())
+        if method == "POST"
     ]
+    assert len(forms) >= 20, forms  # the walk found the forms, not a handful of them
+    return forms
 
 
 @pytest.fixture
@@ -71,13 +92,13 @@ def victim(web: TestClient) -> tuple[int, int]:
 def test_forms_without_a_token_or_with_a_wrong_one_change_nothing(
     web: TestClient, database: Database, victim: tuple[int, int]
 ) -> None:
-    before = counts(database)
+    before = everything(database)
     good = token(web)
     wrong = good[:-1] + ("0" if good[-1] != "0" else "1")
     for url, data in signed_in_forms(*victim):
         for forged in [{}, {"csrf_token": ""}, {"csrf_token": wrong}, {"csrf_token": "x" * 500}]:
             assert_refused(web.post(url, data={**data, **forged}))
-    assert counts(database) == before
+    assert everything(database) == before
     assert web.get("/app").status_code == 200  # still logged in: logout was refused too
 
 
