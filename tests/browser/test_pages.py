@@ -41,15 +41,21 @@ def test_the_content_security_policy_holds_on_every_main_page(open_page: OpenPag
     assert console.csp_violations() == []
 
 
-def test_a_375_pixel_screen(open_page: OpenPage) -> None:
-    page, console = open_page(viewport=PHONE)
-    log_in(page)
-    for name, path in main_pages(page).items():
+def assert_fits_the_phone(page: Page, pages: dict[str, str]) -> None:
+    """Each page scrolls only vertically on the phone's screen (a screenshot of each)."""
+    for name, path in pages.items():
         page.goto(path)
         settle(page)
         width = page.evaluate("document.scrollingElement.scrollWidth")
         assert width <= PHONE["width"], (path, width)
         screenshot(page, f"phone-{name}")
+
+
+def test_a_375_pixel_screen(open_page: OpenPage) -> None:
+    page, console = open_page(viewport=PHONE)
+    assert_fits_the_phone(page, {"login": "/app/login", "signup": "/app/signup"})
+    log_in(page)
+    assert_fits_the_phone(page, main_pages(page))
     # The navigation fits, each link is a comfortable target, and it works.
     page.goto("/app")
     links = page.get_by_role("navigation", name="Main").get_by_role("link")
