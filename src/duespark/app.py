@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from duespark import __version__, exception_handlers, observability
+from duespark import __version__, exception_handlers, observability, openapi_errors
 from duespark.admission import AdmissionLimit
 from duespark.analytics.router import router as analytics_router
 from duespark.auth.router import router as auth_router
@@ -58,6 +58,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     install_pages(app)  # the web pages; before observability, which must stay outermost
     observability.install(app, database)  # after BodySizeLimit: it must be the outer layer
     exception_handlers.install(app)
+    openapi_errors.install(app)  # /openapi.json documents the errors those handlers answer
     return app
 
 
