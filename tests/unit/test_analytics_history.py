@@ -56,7 +56,8 @@ def test_shifts_round_half_away_from_zero_and_leave_out_zero() -> None:
 def test_latest_payers_by_exact_average_then_name_then_id() -> None:
     history = PaymentHistory.from_rows(
         [
-            row("EUR", 1, "early", 1, -3),
+            row("EUR", 1, "early", 1, -3),  # pays early: not a late payer
+            row("EUR", 8, "on time", 2, 0),  # pays on the day: not a late payer either
             row("EUR", 2, "bolt", 3, 10),  # 3.33...
             row("EUR", 3, "Acme", 3, 10),  # the same average: by name, case-insensitively
             row("EUR", 4, "acme", 3, 10),  # "Acme" < "acme" as written
@@ -67,7 +68,7 @@ def test_latest_payers_by_exact_average_then_name_then_id() -> None:
     )
     payers = history.latest_payers()
     assert [p.client_id for p in payers] == [7, 6, 3, 5, 4]
-    assert [p.client_id for p in history.latest_payers(limit=10)] == [7, 6, 3, 5, 4, 2, 1]
+    assert [p.client_id for p in history.latest_payers(limit=10)] == [7, 6, 3, 5, 4, 2]
 
 
 def test_no_payments_no_payers() -> None:
