@@ -217,3 +217,15 @@ def test_client_text_is_escaped_never_run(web: TestClient) -> None:
     assert page.find("p", class_="notes").text == hostile
     assert page.find("title").text == f"{hostile} · DueSpark"
     assert "{% if 1 %}x{% endif %}" in page.find("dl", class_="facts").text
+
+
+def test_an_address_the_sender_would_refuse_is_refused_on_its_field(
+    web: TestClient, database: Database
+) -> None:
+    sign_up(web)
+    response = submit(web, "/app/clients/new", {**CLIENT, "email": "jürgen@example.com"})
+    assert response.status_code == 422
+    page = html(response)
+    assert "ASCII" in (field_error(page, "email") or "")
+    assert field_value(page, "email") == "jürgen@example.com"
+    assert stored_clients(database) == []

@@ -4,8 +4,8 @@ Read-only. It shows, from ``analytics.service.summary`` as of today in the accou
 zone: cards per currency (outstanding, overdue, expected this month; the rule for the
 last is in ``web/dashboard.py`` and on the page), an aging chart and an expected-payments
 chart per currency (SVG drawn on the server, ``web/charts.py``, each with a table of the
-same figures), the overdue invoices, and the reminders the worker will send next
-(``reminders/upcoming.py``).
+same figures), the reminders that could not be sent (``reminders/attention.py``), the
+overdue invoices, and the reminders the worker will send next (``reminders/upcoming.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from duespark.invoices import service as invoice_service
 from duespark.invoices.repository import InvoiceFilters
 from duespark.invoices.schemas import InvoiceSort
 from duespark.kit.pagination import PageParams
+from duespark.reminders.attention import failed_reminders
 from duespark.reminders.upcoming import HORIZON_DAYS, next_to_send
 from duespark.web.charts import render_svg
 from duespark.web.dashboard import currency_panels
@@ -45,6 +46,7 @@ def dashboard(request: Request, user: PageUser, session: SessionDep, now: NowDep
         now=now,
     )
     today = local_today(now, user.time_zone)
+    failed, failed_total = failed_reminders(session, user)
     return render(
         request,
         "analytics/dashboard.html",
@@ -57,6 +59,8 @@ def dashboard(request: Request, user: PageUser, session: SessionDep, now: NowDep
             "overdue_rows": invoice_rows(session, user, overdue, today=today),
             "overdue_total": overdue_total,
             "next_reminders": next_to_send(session, user, now=now),
+            "failed_reminders": failed,
+            "failed_total": failed_total,
             "horizon_days": HORIZON_DAYS,
             "account_paused": user.reminders_paused
             or (user.reminders_paused_until is not None and user.reminders_paused_until >= today),

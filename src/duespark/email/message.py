@@ -80,10 +80,26 @@ def parse_address(value: str, *, what: str) -> Address:
     if len(pairs) != 1 or not _ADDR_SPEC.match(pairs[0][1]):
         raise InvalidEmail(f"{what} is not a single email address: {value!r}")
     name, addr_spec = pairs[0]
+    if not addr_spec.rpartition("@")[0].isascii():
+        raise InvalidEmail(
+            f"{what} has letters outside plain ASCII before the @, which mail servers "
+            f"without SMTPUTF8 cannot deliver: {value!r}"
+        )
     try:
         return Address(display_name=single_line(name), addr_spec=addr_spec)
     except (ValueError, IndexError) as exc:
         raise InvalidEmail(f"{what} is not a valid email address: {value!r}") from exc
+
+
+def sendable_address(value: str, *, what: str = "address") -> str:
+    """The bare address as the SMTP envelope will carry it, or :class:`InvalidEmail`.
+
+    These are the rules the sender applies to every address it puts on the wire (one
+    mailbox, no line breaks, a plain-ASCII mailbox name, a domain with an ASCII form), so
+    the API, the pages and the CSV import refuse exactly what could never be sent, and
+    an address they accepted can never turn a reminder dead later.
+    """
+    return _mailbox(value, what=what).addr_spec
 
 
 @functools.lru_cache(maxsize=4096)
@@ -215,8 +231,6 @@ def _mailbox(value: str, *, what: str) -> _Mailbox:
     internationalised domain in its ASCII (IDNA) form."""
     address = parse_address(value, what=what)
     local, domain, name = address.username, address.domain, address.display_name
-    if not local.isascii():
-        raise InvalidEmail(f"{what} has a non-ASCII mailbox name, which needs SMTPUTF8: {value!r}")
     if not domain.isascii():
         try:
             domain = domain.encode("idna").decode("ascii")

@@ -24,6 +24,8 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from duespark.email.errors import InvalidEmail
+from duespark.email.message import sendable_address
 from duespark.kit.currencies import is_active_currency
 from duespark.kit.money import AMOUNT_PATTERN, AMOUNT_SHAPE
 from duespark.kit.time_zones import is_time_zone
@@ -47,6 +49,16 @@ def _check_currency(value: str) -> str:
 
 def _lower(value: str) -> str:
     return value.lower()
+
+
+def _sendable(value: str) -> str:
+    """Refuse what the mail layer would refuse later, by the sender's own rules: an
+    address accepted here can never turn a reminder dead in the relay."""
+    try:
+        sendable_address(value, what="this address")
+    except InvalidEmail as exc:
+        raise ValueError(str(exc)) from None
+    return value
 
 
 def _single_line(value: str) -> str:
@@ -100,7 +112,12 @@ CurrencyCode = Annotated[
     StringConstraints(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$"),
     AfterValidator(_check_currency),
 ]
-Email = Annotated[EmailStr, StringConstraints(max_length=254), AfterValidator(_lower)]
+Email = Annotated[
+    EmailStr,
+    StringConstraints(max_length=254),
+    AfterValidator(_lower),
+    AfterValidator(_sendable),
+]
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),

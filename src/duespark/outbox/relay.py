@@ -34,24 +34,12 @@ from datetime import datetime, timedelta
 from duespark.clock import utc_now
 from duespark.db import Database
 from duespark.email.errors import DeliveryFailed, InvalidEmail, TransportUnavailable
-from duespark.email.message import (
-    EmailMessage,
-    domain_of,
-    format_address,
-    make_message_id,
-    parse_address,
-)
+from duespark.email.message import EmailMessage, parse_address
 from duespark.email.sender import DEVELOPMENT_FROM, EmailConnection, EmailSender
 from duespark.models import OutboxMessage
 from duespark.outbox import repository
 from duespark.outbox.repository import CLAIM_LEASE
-from duespark.outbox.writer import (
-    ENVELOPE_KEYS,
-    FROM_ADDRESS,
-    FROM_NAME,
-    MESSAGE_ID,
-    REPLY_TO,
-)
+from duespark.outbox.writer import compose_message
 
 log = logging.getLogger(__name__)
 
@@ -304,29 +292,20 @@ def _permanent(error: Exception) -> bool:
 
 
 def _outgoing(message: OutboxMessage, default_from: str, now: datetime) -> _Outgoing:
-    """The row as an email (see ``writer`` for what ``headers`` may hold), or why it cannot
-    be one: it will be dead at once, since retrying an unusable address cannot help. Never
-    raises, so one bad row cannot block its batch (or, raising inside the claim
-    transaction, every later claim)."""
-    raw = message.headers or {}
-    if not isinstance(raw, dict):
-        return _Outgoing(message.id, None, "cannot build the email: headers are not an object")
-    extra = {str(name): value for name, value in raw.items() if name not in ENVELOPE_KEYS}
+    """The row as an email, or why it cannot be one: it will be dead at once, since
+    retrying an unusable address cannot help. Never raises, so one bad row cannot block
+    its batch (or, raising inside the claim transaction, every later claim)."""
     try:
-        address = raw.get(FROM_ADDRESS) or default_from
-        name = raw.get(FROM_NAME)
-        email = EmailMessage(
-            to=message.recipient,
+        email = compose_message(
+            recipient=message.recipient,
             subject=message.subject,
-            text=message.text_body,
-            html=message.html_body,
-            from_address=format_address(name, address) if name else address,
-            reply_to=raw.get(REPLY_TO),
-            message_id=raw.get(MESSAGE_ID)
-            or make_message_id(message.dedup_key, domain_of(address)),
-            headers=extra,
-            date=now,
+            text_body=message.text_body,
+            html_body=message.html_body,
+            headers=message.headers,
+            dedup_key=message.dedup_key,
+            default_from=default_from,
+            now=now,
         )
-    except (InvalidEmail, TypeError) as exc:
+    except InvalidEmail as exc:
         return _Outgoing(message.id, None, f"cannot build the email: {exc}")
     return _Outgoing(message.id, email, "")

@@ -28,7 +28,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duespark.email.errors import InvalidEmail
-from duespark.email.message import parse_address
+from duespark.email.message import (
+    EmailMessage,
+    domain_of,
+    format_address,
+    make_message_id,
+    sendable_address,
+)
+from duespark.email.sender import DEVELOPMENT_FROM
 from duespark.errors import InvalidInput
 from duespark.models import OutboxMessage
 
@@ -133,10 +140,47 @@ def _check(*, dedup_key: str, recipient: str, subject: str) -> None:
 
 @lru_cache(maxsize=4096)
 def _recipient_problem(recipient: str) -> str | None:
-    """Why ``recipient`` is not one plain address, or None; remembered, since a planning
-    pass queues many emails to the same clients."""
+    """Why the sender could not send to ``recipient``, or None; remembered, since a
+    planning pass queues many emails to the same clients."""
     try:
-        parse_address(recipient, what="recipient")
+        sendable_address(recipient, what="recipient")
     except InvalidEmail as exc:
         return str(exc)
     return None
+
+
+def compose_message(
+    *,
+    recipient: str,
+    subject: str,
+    text_body: str,
+    html_body: str,
+    headers: object,
+    dedup_key: str,
+    default_from: str = DEVELOPMENT_FROM,
+    now: datetime,
+) -> EmailMessage:
+    """The email an outbox row's values make, exactly as the relay sends it; raises
+    :class:`InvalidEmail` when they cannot make one (``headers`` is read as stored, so it
+    may be anything). Planning calls it too, so that an email that could never be sent is
+    refused where its reminder is decided, and recorded as failed there."""
+    raw = headers or {}
+    if not isinstance(raw, Mapping):
+        raise InvalidEmail("the headers are not an object")
+    extra = {str(name): value for name, value in raw.items() if name not in ENVELOPE_KEYS}
+    address = raw.get(FROM_ADDRESS) or default_from
+    name = raw.get(FROM_NAME)
+    try:
+        return EmailMessage(
+            to=recipient,
+            subject=subject,
+            text=text_body,
+            html=html_body,
+            from_address=format_address(name, address) if name else address,
+            reply_to=raw.get(REPLY_TO),
+            message_id=raw.get(MESSAGE_ID) or make_message_id(dedup_key, domain_of(address)),
+            headers=extra,
+            date=now,
+        )
+    except TypeError as exc:  # a stored value of the wrong type
+        raise InvalidEmail(str(exc)) from exc

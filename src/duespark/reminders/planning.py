@@ -22,26 +22,19 @@ only answer "nothing yet".
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from functools import lru_cache
-from urllib.parse import urlsplit
 
-import psycopg
-from psycopg import sql as psycopg_sql
 from pydantic import ValidationError
-from sqlalchemy import JSON, Row, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from duespark.clock import local_today
 from duespark.config import Settings
-from duespark.email.sender import from_address
+from duespark.kit.time_zones import is_time_zone
 from duespark.models import (
-    Base,
     Client,
     EmailTemplate,
     Invoice,
@@ -50,17 +43,9 @@ from duespark.models import (
     Reminder,
     User,
 )
-from duespark.outbox.writer import add_email, email_values
 from duespark.reminders import repository as reminder_repository
-from duespark.reminders.default_templates import default_template
-from duespark.reminders.policy import DEFAULT_POLICY, ReminderPolicy, Tone, resolve_policy
-from duespark.reminders.rendering import (
-    RenderedEmail,
-    TemplateInvalid,
-    build_context,
-    check_structure,
-    render,
-)
+from duespark.reminders.composing import ReminderUnsendable, outbox_values
+from duespark.reminders.policy import DEFAULT_POLICY, ReminderPolicy, resolve_policy
 from duespark.reminders.schedule import InvoiceFacts, Plan, PlannedStep, plan
 
 DEFAULT_BATCH_SIZE = 500
@@ -72,6 +57,7 @@ class PlanningResult:
     invoices: int = 0
     queued: int = 0
     skipped: int = 0
+    failed: int = 0
     last_invoice_id: int = 0
     done: bool = False
 
@@ -90,7 +76,9 @@ def plan_batch(
     if due_by is None:
         rows = reminder_repository.open_invoices_after(session, after_id=after_id, limit=limit)
     else:
-        rows = _open_invoices_due_by(session, after_id=after_id, limit=limit, due_by=due_by)
+        rows = reminder_repository.open_invoices_due_by(
+            session, after_id=after_id, limit=limit, due_by=due_by
+        )
     result = PlanningResult(last_invoice_id=after_id, done=len(rows) < limit)
     if not rows:
         return result
@@ -102,7 +90,7 @@ def plan_batch(
     # ``plan`` runs once per distinct input: invoices due the same day, in the same zone,
     # with the same steps done, get the same answer (often most of a batch).
     policies: dict[tuple[int, int | None], ReminderPolicy | None] = {}
-    plans: dict[tuple[InvoiceFacts, int, frozenset[int]], Plan] = {}
+    plans: dict[tuple[InvoiceFacts, int, frozenset[int]], _Decision] = {}
     for invoice, client, user in rows:
         result.invoices += 1
         result.last_invoice_id = invoice.id
@@ -118,21 +106,23 @@ def plan_batch(
         key = (facts, id(policy), recorded[invoice.id])
         decision = plans.get(key)
         if decision is None:
-            decision = plans[key] = plan(facts, policy, done_offsets=key[2], now=now)
-        if decision.send is not None or decision.skip:
-            decided.append(_Decided(invoice, client, user, decision))
+            decision = plans[key] = _plan_or_fail(facts, policy, key[2], now)
+        item = _decide(settings, invoice, client, user, decision, templates, now)
+        if item.steps:
+            decided.append(item)
     if not decided:
         return result
     try:
         with session.begin_nested():
-            _write_together(session, settings, decided, templates, now)
-        result.skipped += sum(len(item.decision.skip) for item in decided)
-        result.queued += sum(item.decision.send is not None for item in decided)
+            _write(session, decided, now)
     except IntegrityError:
         # Another worker planned some of these invoices at the same moment: one savepoint
         # per invoice then, so each invoice's rows land whole or are left to that worker.
-        for item in decided:
-            _write_one(session, settings, item, templates, now, result)
+        decided = [item for item in decided if _write_alone(session, item, now)]
+    for item in decided:
+        result.skipped += sum(state == "skipped" for _, state, _ in item.steps)
+        result.queued += item.email is not None
+        result.failed += sum(state == "failed" for _, state, _ in item.steps)
     return result
 
 
@@ -152,55 +142,103 @@ def _policy(
 
 @dataclass(frozen=True)
 class _Decided:
+    """One invoice's rows to write: its ledger steps as (step, state, reason), and the
+    outbox values of the email of its ``scheduled`` step, if it has one."""
+
     invoice: Invoice
-    client: Client
-    user: User
-    decision: Plan
+    steps: list[tuple[PlannedStep, str, str]]
+    email: dict[str, object] | None = None
 
 
-def _write_one(
-    session: Session,
+@dataclass(frozen=True)
+class _Decision:
+    """``plan``'s answer for an invoice, or, when its stored facts make ``plan`` raise (a
+    client's time zone that no longer exists, say), the step a UTC clock finds due as
+    ``plan.send``, to be recorded as failed with ``unplannable`` as the reason: the
+    freelancer then sees it, and the pass goes on."""
+
+    plan: Plan
+    unplannable: str | None = None
+
+
+def _plan_or_fail(
+    facts: InvoiceFacts, policy: ReminderPolicy, done: frozenset[int], now: datetime
+) -> _Decision:
+    try:
+        return _Decision(plan(facts, policy, done_offsets=done, now=now))
+    except Exception as exc:
+        if not is_time_zone(facts.time_zone):
+            reason = f"the client's time zone {facts.time_zone!r} is not one DueSpark knows"
+        else:
+            reason = f"the reminder cannot be planned: {type(exc).__name__}: {exc}"
+        try:
+            guess = plan(replace(facts, time_zone="UTC"), policy, done_offsets=done, now=now)
+        except Exception:
+            guess = Plan()
+        return _Decision(Plan(send=guess.send), reason)
+
+
+def _decide(
     settings: Settings,
-    item: _Decided,
+    invoice: Invoice,
+    client: Client,
+    user: User,
+    decision: _Decision,
     templates: dict[tuple[int, str], EmailTemplate],
     now: datetime,
-    result: PlanningResult,
-) -> None:
-    invoice, decision = item.invoice, item.decision
+) -> _Decided:
+    """The rows ``decision`` means for this invoice. A step whose email cannot be made
+    (:class:`ReminderUnsendable`) is recorded as failed with the reason, and the invoice
+    asks for nothing more of the relay."""
+    steps = [(planned, "skipped", reason) for planned, reason in decision.plan.skip]
+    send = decision.plan.send
+    if send is None:
+        return _Decided(invoice, steps)
+    if decision.unplannable is not None:
+        logger.error("invoice %s: %s", invoice.id, decision.unplannable)
+        return _Decided(invoice, [*steps, (send, "failed", decision.unplannable)])
+    try:
+        email = outbox_values(
+            settings,
+            invoice,
+            client,
+            user,
+            offset_days=send.step.offset_days,
+            tone=send.step.tone,
+            templates=templates,
+            now=now,
+        )
+    except ReminderUnsendable as exc:
+        logger.error("invoice %s: %s", invoice.id, exc.message)
+        return _Decided(invoice, [*steps, (send, "failed", exc.message)])
+    return _Decided(invoice, [*steps, (send, "scheduled", "")], email)
+
+
+_ACTIVITY_KINDS = {
+    "skipped": "reminder_skipped",
+    "scheduled": "reminder_scheduled",
+    "failed": "reminder_failed",
+}
+
+
+def _write_alone(session: Session, item: _Decided, now: datetime) -> bool:
+    """One invoice's rows in a savepoint of their own; False when another worker recorded
+    its steps first (it owns this invoice's sends then)."""
     try:
         with session.begin_nested():
-            for planned, reason in decision.skip:
-                _record(session, invoice, planned, state="skipped", reason=reason, now=now)
-            if decision.send is not None:
-                queue_step(
-                    session, settings, invoice, item.client, item.user, decision.send,
-                    templates, now,
-                )  # fmt: skip
+            _write(session, [item], now)
     except IntegrityError:
-        # Another worker recorded these steps first; it owns this invoice's sends.
-        return
-    result.skipped += len(decision.skip)
-    result.queued += decision.send is not None
+        return False
+    return True
 
 
-def _write_together(
-    session: Session,
-    settings: Settings,
-    decided: list[_Decided],
-    templates: dict[tuple[int, str], EmailTemplate],
-    now: datetime,
-) -> None:
+def _write(session: Session, decided: list[_Decided], now: datetime) -> None:
     """Every decided invoice's ledger rows, activity and emails, in three multi-row
-    inserts: the same rows as :func:`_write_one` writes invoice by invoice, without two
-    savepoints and five statements per invoice (which dominated a large pass). Raises
-    IntegrityError when any row is already there; the caller's savepoint undoes it all."""
+    inserts, rather than two savepoints and five statements per invoice (which dominated
+    a large pass). Raises IntegrityError when any row is already there; the caller's
+    savepoint undoes it all."""
     steps = [
-        (item, planned, state, reason)
-        for item in decided
-        for planned, state, reason in [
-            *((planned, "skipped", reason) for planned, reason in item.decision.skip),
-            *([(item.decision.send, "scheduled", "")] if item.decision.send else []),
-        ]
+        (item, planned, state, reason) for item in decided for planned, state, reason in item.steps
     ]
     rows = session.execute(
         insert(Reminder).returning(Reminder.id, Reminder.invoice_id, Reminder.offset_days),
@@ -220,14 +258,14 @@ def _write_together(
         ],
     ).all()
     ids = {(invoice_id, offset): reminder_id for reminder_id, invoice_id, offset in rows}
-    _insert_many(
+    reminder_repository.insert_many(
         session,
         InvoiceActivity,
         [
             {
                 "user_id": item.invoice.user_id,
                 "invoice_id": item.invoice.id,
-                "kind": "reminder_skipped" if state == "skipped" else "reminder_scheduled",
+                "kind": _ACTIVITY_KINDS[state],
                 "detail": _detail(planned, reason),
                 "created_at": now,
             }
@@ -235,68 +273,11 @@ def _write_together(
         ],
     )
     emails = [
-        _email_row(session, settings, item, ids, templates, now)
-        for item in decided
-        if item.decision.send is not None
+        {**item.email, "reminder_id": ids[(item.invoice.id, planned.step.offset_days)]}
+        for item, planned, state, _ in steps
+        if state == "scheduled" and item.email is not None
     ]
-    _insert_many(session, OutboxMessage, emails)
-
-
-def _insert_many(session: Session, model: type[Base], rows: list[dict[str, object]]) -> None:
-    """Rows of one table, in the session's transaction. On PostgreSQL through ``COPY``:
-    a multi-row ``INSERT`` spent most of a large pass having its parameters parsed, by
-    psycopg and then by the server. Elsewhere (SQLite) a multi-row ``INSERT``. A unique
-    key that refuses a row raises IntegrityError either way."""
-    if not rows:
-        return
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        session.execute(insert(model), rows)
-        return
-    table = model.__table__
-    names = list(rows[0])
-    copy_sql = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
-        psycopg_sql.Identifier(table.name),
-        psycopg_sql.SQL(", ").join(psycopg_sql.Identifier(name) for name in names),
-    )
-    json_columns = {name for name in names if isinstance(table.c[name].type, JSON)}
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with cursor.copy(copy_sql) as copy:
-            for row in rows:
-                copy.write_row([json.dumps(row[n]) if n in json_columns else row[n] for n in names])
-    except psycopg.IntegrityError as exc:
-        raise IntegrityError(str(copy_sql), None, exc) from exc
-    finally:
-        cursor.close()
-
-
-def _email_row(
-    session: Session,
-    settings: Settings,
-    item: _Decided,
-    ids: dict[tuple[int, int], int],
-    templates: dict[tuple[int, str], EmailTemplate],
-    now: datetime,
-) -> dict[str, object]:
-    send = item.decision.send
-    assert send is not None
-    invoice, user = item.invoice, item.user
-    email = render_reminder(
-        invoice, item.client, user, tone=send.step.tone, templates=templates, now=now
-    )
-    key = ledger_key(invoice.id, send.step.offset_days)
-    return email_values(
-        user_id=user.id,
-        reminder_id=ids[(invoice.id, send.step.offset_days)],
-        dedup_key=key,
-        recipient=item.client.email,
-        subject=email.subject,
-        text_body=email.text,
-        html_body=email.html,
-        headers=email_headers(settings, user, key),
-        now=now,
-    )
+    reminder_repository.insert_many(session, OutboxMessage, emails)
 
 
 def planning_horizon(session: Session, *, now: datetime) -> date:
@@ -340,22 +321,6 @@ def _stored_policies(session: Session) -> list[object]:
     for column in (User.reminder_policy, Client.reminder_policy):
         found += [value for value in session.scalars(select(column)) if value is not None]
     return found
-
-
-def _open_invoices_due_by(
-    session: Session, *, after_id: int, limit: int, due_by: date
-) -> Sequence[Row[tuple[Invoice, Client, User]]]:
-    """Like ``open_invoices_after``, without the invoices due after ``due_by``: the database
-    skips them, in the same id order, so a pass still reads each invoice at most once."""
-    query = (
-        select(Invoice, Client, User)
-        .join(Client, Client.id == Invoice.client_id)
-        .join(User, User.id == Invoice.user_id)
-        .where(Invoice.status == "open", Invoice.id > after_id, Invoice.due_date <= due_by)
-        .order_by(Invoice.id)
-        .limit(limit)
-    )
-    return session.execute(query).all()
 
 
 def _record(
@@ -408,70 +373,22 @@ def queue_step(
     now: datetime,
 ) -> Reminder:
     """Record ``planned`` as scheduled and put its rendered email in the outbox, due at
-    once: the two rows are written together or not at all."""
-    reminder = _record(session, invoice, planned, state="scheduled", reason="", now=now)
-    email = render_reminder(
-        invoice, client, user, tone=planned.step.tone, templates=templates, now=now
-    )
-    key = ledger_key(invoice.id, planned.step.offset_days)
-    add_email(
-        session,
-        user_id=user.id,
-        reminder_id=reminder.id,
-        dedup_key=key,
-        recipient=client.email,
-        subject=email.subject,
-        text_body=email.text,
-        html_body=email.html,
-        headers=email_headers(settings, user, key),
+    once: the two rows are written together or not at all. Raises
+    :class:`ReminderUnsendable` (422) when the email cannot be made."""
+    values = outbox_values(
+        settings,
+        invoice,
+        client,
+        user,
+        offset_days=planned.step.offset_days,
+        tone=planned.step.tone,
+        templates=templates,
         now=now,
     )
+    reminder = _record(session, invoice, planned, state="scheduled", reason="", now=now)
+    session.add(OutboxMessage(**{**values, "reminder_id": reminder.id}))
+    session.flush()
     return reminder
-
-
-def render_reminder(
-    invoice: Invoice,
-    client: Client,
-    user: User,
-    *,
-    tone: Tone,
-    templates: dict[tuple[int, str], EmailTemplate],
-    now: datetime,
-) -> RenderedEmail:
-    """The email as the client will receive it, from the account's template for the tone."""
-    own = templates.get((user.id, tone.value))
-    subject, body = (own.subject, own.body) if own else default_template(tone)
-    context = build_context(
-        client_name=client.name,
-        contact_name=client.contact_name,
-        locale=client.locale,
-        invoice_number=invoice.number,
-        amount_minor=invoice.amount_minor,
-        currency=invoice.currency,
-        due_date=invoice.due_date,
-        today=local_today(now, client.time_zone),
-        pay_link=invoice.payment_url or "",
-        business_name=user.business_name or user.name,
-        sender_name=user.name,
-        tone=tone.value,
-    )
-    try:
-        if not _passes_checks(subject, body):
-            raise TemplateInvalid(check_structure(subject, body))
-        return render(subject, body, context, checked=True)
-    except TemplateInvalid:
-        # A saved template that no longer passes the rules (they may have tightened since
-        # it was saved) must not stop the reminder: the default wording goes instead.
-        logger.warning("template for %s of account %s refused; using the default", tone, user.id)
-        return render(*default_template(tone), context, checked=True)
-
-
-@lru_cache(maxsize=1024)
-def _passes_checks(subject: str, body: str) -> bool:
-    """The rules a stored template must pass, checked once per distinct text and process
-    rather than once per email: parsing the template dominated rendering a reminder, and
-    the rules only change with the code."""
-    return not check_structure(subject, body)
 
 
 def invoice_facts(invoice: Invoice, client: Client, user: User) -> InvoiceFacts:
@@ -490,18 +407,3 @@ def invoice_facts(invoice: Invoice, client: Client, user: User) -> InvoiceFacts:
         or invoice.reminders_paused,
         paused_until=max(untils) if untils else None,
     )
-
-
-def ledger_key(invoice_id: int, offset_days: int) -> str:
-    """The (invoice, step) key; it also names the email, so a resend is the same message."""
-    return f"reminder-{invoice_id}-{offset_days:+d}"
-
-
-def email_headers(settings: Settings, user: User, key: str) -> dict[str, str]:
-    domain = urlsplit(settings.base_url).hostname or "duespark.invalid"
-    return {
-        "from_name": user.business_name or user.name,
-        "from_address": from_address(settings),
-        "reply_to": user.email,
-        "message_id": f"<{key}@{domain}>",
-    }

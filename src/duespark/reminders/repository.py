@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Row, func, select, update
+import psycopg
+from psycopg import sql as psycopg_sql
+from sqlalchemy import JSON, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from duespark.kit.pagination import PageParams
 from duespark.models import (
+    Base,
     Client,
     EmailTemplate,
     Invoice,
@@ -212,6 +216,29 @@ def scheduled_with_invoices(
     return session.execute(query).all()
 
 
+def failed_on_open_invoices(
+    session: Session, *, user_id: int, limit: int
+) -> tuple[Sequence[Row[tuple[Reminder, Invoice, Client]]], int]:
+    """The account's reminders that could not be sent, on invoices still open, latest
+    first, with their invoice and client (at most ``limit``), and how many there are."""
+    where = (Reminder.user_id == user_id, Reminder.state == "failed", Invoice.status == "open")
+    query = (
+        select(Reminder, Invoice, Client)
+        .join(Invoice, Invoice.id == Reminder.invoice_id)
+        .join(Client, Client.id == Invoice.client_id)
+        .where(*where)
+        .order_by(Reminder.updated_at.desc(), Reminder.id.desc())
+        .limit(limit)
+    )
+    total = session.scalar(
+        select(func.count())
+        .select_from(Reminder)
+        .join(Invoice, Invoice.id == Reminder.invoice_id)
+        .where(*where)
+    )
+    return session.execute(query).all(), total or 0
+
+
 def open_invoices_due_between(
     session: Session, *, user_id: int, first: date, last: date, limit: int
 ) -> Sequence[Row[tuple[Invoice, Client]]]:
@@ -238,3 +265,48 @@ def client_policies(session: Session, *, user_id: int) -> list[dict]:
         Client.user_id == user_id, Client.reminder_policy.is_not(None)
     )
     return [policy for policy in session.scalars(query) if policy is not None]
+
+
+def open_invoices_due_by(
+    session: Session, *, after_id: int, limit: int, due_by: date
+) -> Sequence[Row[tuple[Invoice, Client, User]]]:
+    """Like ``open_invoices_after``, without the invoices due after ``due_by``: the database
+    skips them, in the same id order, so a pass still reads each invoice at most once."""
+    query = (
+        select(Invoice, Client, User)
+        .join(Client, Client.id == Invoice.client_id)
+        .join(User, User.id == Invoice.user_id)
+        .where(Invoice.status == "open", Invoice.id > after_id, Invoice.due_date <= due_by)
+        .order_by(Invoice.id)
+        .limit(limit)
+    )
+    return session.execute(query).all()
+
+
+def insert_many(session: Session, model: type[Base], rows: list[dict[str, object]]) -> None:
+    """Rows of one table, in the session's transaction. On PostgreSQL through ``COPY``:
+    a multi-row ``INSERT`` spent most of a large pass having its parameters parsed, by
+    psycopg and then by the server. Elsewhere (SQLite) a multi-row ``INSERT``. A unique
+    key that refuses a row raises IntegrityError either way."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(insert(model), rows)
+        return
+    table = model.__table__
+    names = list(rows[0])
+    copy_sql = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
+        psycopg_sql.Identifier(table.name),
+        psycopg_sql.SQL(", ").join(psycopg_sql.Identifier(name) for name in names),
+    )
+    json_columns = {name for name in names if isinstance(table.c[name].type, JSON)}
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(copy_sql) as copy:
+            for row in rows:
+                copy.write_row([json.dumps(row[n]) if n in json_columns else row[n] for n in names])
+    except psycopg.IntegrityError as exc:
+        raise IntegrityError(str(copy_sql), None, exc) from exc
+    finally:
+        cursor.close()

@@ -18,9 +18,11 @@ from duespark.config import Settings
 from duespark.errors import Conflict, InvalidInput, NotFound
 from duespark.invoices import service as invoice_service
 from duespark.kit.pagination import PageParams
+from duespark.kit.time_zones import is_time_zone
 from duespark.models import Client, Invoice, InvoiceActivity, Reminder, User
 from duespark.reminders import repository as reminder_repository
-from duespark.reminders.planning import invoice_facts, queue_step, render_reminder
+from duespark.reminders.composing import render_reminder
+from duespark.reminders.planning import invoice_facts, queue_step
 from duespark.reminders.policy import PolicySource, ReminderPolicy, Tone, resolve_policy
 from duespark.reminders.repository import ReminderFilters
 from duespark.reminders.schedule import (
@@ -167,6 +169,13 @@ def timeline(session: Session, user: User, invoice_id: int, *, now: datetime) ->
         for row in recorded
     ]
     facts = invoice_facts(invoice, client, user)
+    if not is_time_zone(facts.time_zone):
+        # Stored before time zones were checked, or dropped from the zone database since:
+        # what was recorded is shown, and nothing is promised until the client is fixed.
+        waiting = f"the client's time zone {facts.time_zone!r} is not one DueSpark knows"
+        return Timeline(
+            invoice_id=invoice.id, policy_source=source, waiting=waiting, entries=entries
+        )
     done = frozenset(row.offset_days for row in recorded)
     result = plan(facts, policy, done_offsets=done, now=now)
     due = _due_next(facts, policy, done=done, upcoming=result.upcoming, now=now)

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from duespark.kit.time_zones import is_time_zone
 from duespark.models import User
 from duespark.reminders import repository as reminder_repository
 from duespark.reminders.planning import invoice_facts
@@ -61,8 +62,8 @@ def next_step(
 ) -> PlannedStep | None:
     """The next step planning will send for an invoice, and when; None when nothing will
     be sent (not open, paused, or every step recorded)."""
-    if facts.status != "open":
-        return None
+    if facts.status != "open" or not is_time_zone(facts.time_zone):
+        return None  # an unreadable zone: planning records that step as failed instead
     zone = ZoneInfo(facts.time_zone)
     if is_paused(facts, now.astimezone(zone).date()):
         return None

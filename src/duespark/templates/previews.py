@@ -1,6 +1,6 @@
 """Previewing a tone's wording on one of the account's own invoices, saved or not.
 
-Read-only. The email is rendered by ``reminders.planning.render_reminder``, the function
+Read-only. The email is rendered by ``reminders.composing.render_reminder``, the function
 the worker renders every reminder with, so the preview is what the invoice's client would
 receive if the wording were saved and the step sent today: the client's name, language
 and time zone, the invoice's amount, dates and pay link. A draft is checked first, in full,
@@ -23,7 +23,7 @@ from duespark.invoices.schemas import InvoiceSort
 from duespark.kit.money import format_amount
 from duespark.kit.pagination import MAX_LIMIT, PageParams
 from duespark.models import EmailTemplate, Invoice, User
-from duespark.reminders.planning import render_reminder
+from duespark.reminders.composing import render_reminder
 from duespark.reminders.policy import Tone
 from duespark.reminders.rendering import TemplateInvalid, validate_template
 from duespark.reminders.schemas import EmailPreview
