@@ -4,6 +4,8 @@ The file sender is the default outside production: every message a developer tri
 be opened in a mail client, and nothing reaches a real inbox. Each file is named after the
 Message-ID and written atomically (a temporary file, then a rename), so a reader never sees
 half a message and a retried message replaces its earlier copy instead of adding a second.
+The folder is created 0700 and each file 0600: the messages hold clients' names, addresses
+and amounts owed.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class FileSender:
     @contextmanager
     def connect(self) -> Iterator[FileConnection]:
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise TransportUnavailable(f"cannot create mail folder {self.folder}: {exc}") from None
         yield FileConnection(self.folder)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from duespark.db import create_private_file
 from duespark.ops.backup.common import BackupError, BackupUsageError, Reporter, step
 from duespark.ops.backup.fingerprint import TableHasher
 from duespark.ops.backup.manifest import TableFingerprint
@@ -114,6 +115,7 @@ def snapshot(
     if not source.is_file():
         raise BackupUsageError(f"no SQLite database at {source}")
     live = sqlite3.connect(str(source), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    create_private_file(archive)
     copy = sqlite3.connect(str(archive), isolation_level=None)
     try:
         _copy(live, copy, reporter, f"copy {source.name} (online backup API)")
@@ -137,6 +139,7 @@ def restore_copy(archive: Path, destination: Path, reporter: Reporter) -> None:
         raise BackupUsageError(f"{destination} already exists; refusing to overwrite it")
     try:
         source = open_readonly(archive)
+        create_private_file(destination)
         target = sqlite3.connect(str(destination), isolation_level=None)
         try:
             _copy(source, target, reporter, f"restore into {destination.name}")
