@@ -21,7 +21,7 @@ from duespark.models import Client, Invoice, OutboxMessage, Reminder, User
 from duespark.ops.demo_data import ACCOUNT, INVOICES
 from tests.cli.conftest import base_environ, run_cli
 from tests.conftest import TEST_SECRET_KEY
-from tests.factories import auth_headers, create_client, create_invoice
+from tests.factories import auth_headers, create_client, create_invoice, login
 from tests.web.helpers import html, log_in
 
 DEMO = ACCOUNT["email"]
@@ -154,6 +154,35 @@ def test_loading_twice_changes_nothing_and_reset_starts_afresh(
     with database.session_scope() as session:
         assert session.scalar(select(func.count()).select_from(User)) == 2
     assert others(database, "someone@example.com") == {"Client": 0, "Invoice": 0, "Reminder": 0}
+
+
+def test_a_token_of_the_deleted_demo_account_never_opens_the_new_one(
+    api: TestClient, database: Database, tmp_path: Path
+) -> None:
+    """``--reset`` deletes the account that held the largest id and creates it again: ids
+    are never reused (SQLite AUTOINCREMENT, PostgreSQL sequences), so a token issued
+    before the reset names an account that no longer exists."""
+    assert demo(database, tmp_path)[0] == 0
+    headers = {"Authorization": f"Bearer {login(api, DEMO, ACCOUNT['password'])['access_token']}"}
+    assert api.get("/auth/me", headers=headers).status_code == 200
+    with database.session_scope() as session:
+        deleted_id = demo_user(session).id
+        deleted_invoices = set(
+            session.scalars(select(Invoice.id).where(Invoice.user_id == deleted_id))
+        )
+
+    code, _out, err = demo(database, tmp_path, "--reset")
+    assert code == 0, err
+    with database.session_scope() as session:
+        user = demo_user(session)
+        new_invoices = set(session.scalars(select(Invoice.id).where(Invoice.user_id == user.id)))
+    assert user.id > deleted_id
+    assert min(new_invoices) > max(deleted_invoices)
+
+    refused = api.get("/auth/me", headers=headers)
+    assert refused.status_code == 401, refused.text
+    fresh = login(api, DEMO, ACCOUNT["password"])["access_token"]
+    assert api.get("/auth/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
 
 
 def test_an_empty_database(cli_environ: dict[str, str], tmp_path: Path) -> None:

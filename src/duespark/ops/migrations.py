@@ -6,6 +6,8 @@ finds them wherever it runs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -54,10 +56,31 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     moves): a failed one leaves the schema at the last one that succeeded, and one that
     must run outside a transaction (``CREATE INDEX CONCURRENTLY``) can step out of it."""
     config = alembic_config()
-    with engine.connect() as connection:
+    with engine.connect() as connection, _sqlite_foreign_keys_off(connection):
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
         connection.commit()
+
+
+@contextmanager
+def _sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """On SQLite, run the migrations with foreign keys off, as SQLite's own procedure for
+    changing a table asks: rebuilding a table drops the old one, and a ``DROP TABLE`` with
+    foreign keys on deletes its rows first, cascading into every child table. Migrations
+    that rebuild check the keys themselves (``PRAGMA foreign_key_check``) before they
+    commit. The pragma is set before any transaction begins (it does nothing inside one)
+    and set back before the connection returns to the pool."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.driver_connection
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        if connection.in_transaction():
+            connection.rollback()
+        raw.execute("PRAGMA foreign_keys=ON")
 
 
 def pending_revisions(engine: Engine) -> list[str]:
