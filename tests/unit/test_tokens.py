@@ -121,6 +121,12 @@ FORGERIES = {
     "missing ver": forge({k: v for k, v in valid_claims().items() if k != "ver"}, good_headers()),
     "sub not a number": forge(valid_claims(sub="admin"), good_headers()),
     "ver a boolean": forge(valid_claims(ver=True), good_headers()),
+    "sub past the id range": forge(valid_claims(sub="2147483648"), good_headers()),
+    "sub past the digit limit": forge(valid_claims(sub="9" * 5000), good_headers()),
+    "sub empty": forge(valid_claims(sub=""), good_headers()),
+    "sub in other digits": forge(valid_claims(sub="\u0667"), good_headers()),
+    "ver past the id range": forge(valid_claims(ver=2**31), good_headers()),
+    "ver negative": forge(valid_claims(ver=-1), good_headers()),
     "not a jwt": "not.a.jwt",
     "empty": "",
 }

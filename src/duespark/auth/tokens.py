@@ -29,6 +29,8 @@ AUDIENCE = "duespark-api"
 TOKEN_TYPE = "at+jwt"
 KID_PATTERN = re.compile(r"^[0-9a-f]{16}$")
 LEEWAY = timedelta(seconds=30)
+# Ids and token versions are INTEGER columns: 32-bit signed on PostgreSQL.
+LARGEST_ID = 2**31 - 1
 
 
 class InvalidToken(Exception):
@@ -108,12 +110,22 @@ class Keyring:
             raise InvalidToken(str(exc)) from exc
         _check_times(claims, now)
         sub, version = claims["sub"], claims["ver"]
-        if (
-            not (isinstance(sub, str) and sub.isascii() and sub.isdigit())
-            or type(version) is not int
-        ):
+        if not (_is_id_text(sub) and type(version) is int and 0 <= version <= LARGEST_ID):
             raise InvalidToken("malformed claims")
         return AccessClaims(user_id=int(sub), token_version=version, key_id=kid)
+
+
+def _is_id_text(value: object) -> bool:
+    """Whether ``value`` is the decimal text of an id a table can hold. Checked before
+    ``int()``: a signed token whose ``sub`` runs past Python's digit limit, or past the
+    database's integer range, is a bad token (401), not a failed query (500)."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= len(str(LARGEST_ID))
+        and value.isascii()
+        and value.isdigit()
+        and int(value) <= LARGEST_ID
+    )
 
 
 def _check_times(claims: dict[str, Any], now: datetime) -> None:
