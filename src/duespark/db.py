@@ -14,9 +14,9 @@ SQLite specifics, each for a reason:
 * ``BEGIN IMMEDIATE``: a transaction takes the write lock when it starts. A deferred
   transaction that reads and then writes can fail with "database is locked" when another
   connection wrote in between; taking the lock up front makes concurrent requests queue.
-* The database file is created owner-only (0600) before SQLite opens it, in a folder
-  created 0700: it holds every client's address and every password hash, and SQLite gives
-  its WAL and shared-memory files the mode of the database file.
+* The database file is created owner-only (0600) before SQLite opens it: it holds every
+  client's address and every password hash, and SQLite gives its WAL and shared-memory
+  files the mode of the database file.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from duespark.config import Settings
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 POSTGRES_CONNECT_TIMEOUT_S = 5
 PRIVATE_FILE_MODE = 0o600
-PRIVATE_FOLDER_MODE = 0o700
 
 
 def build_engine(database_url: str, **options: Any) -> Engine:
@@ -59,14 +58,14 @@ def build_engine(database_url: str, **options: Any) -> Engine:
 
 
 def create_private_file(path: Path) -> None:
-    """Create a SQLite file that does not exist yet as 0600 (its folder 0700), so SQLite
-    opens a private file instead of creating one with the umask's mode (usually 0644).
+    """Create a SQLite file that does not exist yet as 0600, so SQLite opens a private
+    file instead of creating one with the umask's mode (usually 0644).
 
-    An existing file keeps its mode: an operator may have chosen it on purpose."""
-    if path.exists():
+    An existing file keeps its mode: an operator may have chosen it on purpose. A missing
+    folder is left missing: it is a configuration mistake for ``/readyz`` and ``duespark
+    status`` to report, not something to paper over."""
+    if path.exists() or not path.parent.is_dir():
         return
-    if not path.parent.exists():
-        path.parent.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
     except FileExistsError:
