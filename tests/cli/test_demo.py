@@ -8,16 +8,20 @@ from the account itself (it was opened the day before its oldest invoice was iss
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections import Counter
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from duespark.config import Settings
 from duespark.db import Database
 from duespark.models import Client, Invoice, OutboxMessage, Reminder, User
+from duespark.ops.demo import load_demo
 from duespark.ops.demo_data import ACCOUNT, INVOICES
 from tests.cli.conftest import base_environ, run_cli
 from tests.conftest import TEST_SECRET_KEY
@@ -183,6 +187,20 @@ def test_a_token_of_the_deleted_demo_account_never_opens_the_new_one(
     assert refused.status_code == 401, refused.text
     fresh = login(api, DEMO, ACCOUNT["password"])["access_token"]
     assert api.get("/auth/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+
+
+@pytest.mark.parametrize("hour", [time(0, 30), time(8, 59), time(13, 0), time(23, 30)])
+def test_the_demo_is_the_same_whatever_the_hour_it_is_loaded(
+    database: Database, settings: Settings, hour: time
+) -> None:
+    """Steps of the story dated "today" at an hour still to come (an invoice entered at
+    09:00, one paid at 14:00) happen just now instead of being left out."""
+    zone = ZoneInfo(ACCOUNT["time_zone"])
+    now = datetime.combine(date(2026, 12, 8), hour, tzinfo=zone).astimezone(UTC)
+    with database.session_scope() as session:
+        result = load_demo(session, settings=settings, now=now)
+    assert sum(result.invoices.values()) == len(INVOICES)
+    assert result.invoices == Counter(spec.state for spec in INVOICES)
 
 
 def test_an_empty_database(cli_environ: dict[str, str], tmp_path: Path) -> None:

@@ -144,15 +144,16 @@ class _Story:
         for spec in INVOICES:
             issued = self.today - timedelta(days=spec.issued_days_ago)
             entered = self.today - timedelta(days=spec.entered_days_ago or spec.issued_days_ago)
-            events.append(_Event(self._local(entered, time(9, 0)), 0, spec))
+            events.append(_Event(self._so_far(entered, time(9, 0)), 0, spec))
             if spec.paid_days_after_due is not None:
                 paid = self._due(spec) + timedelta(days=spec.paid_days_after_due)
-                events.append(_Event(self._local(paid, time(14, 0)), 1, spec))
+                events.append(_Event(self._so_far(paid, time(14, 0)), 1, spec))
             if spec.state == "void":
-                events.append(_Event(self._local(issued + timedelta(days=3), time(11, 0)), 2, spec))
+                voided = self._so_far(issued + timedelta(days=3), time(11, 0))
+                events.append(_Event(voided, 2, spec))
             if spec.promised_in_days is not None:
                 promised = self.today - timedelta(days=PROMISED_DAYS_AGO)
-                events.append(_Event(self._local(promised, time(11, 0)), 3, spec))
+                events.append(_Event(self._so_far(promised, time(11, 0)), 3, spec))
         day = self.first_day
         while day <= self.today:
             for spec in CLIENTS:
@@ -279,6 +280,13 @@ class _Story:
 
     def _due(self, spec: DemoInvoice) -> date:
         return self.today + timedelta(days=spec.due_in_days)
+
+    def _so_far(self, day: date, at: time) -> datetime:
+        """When a step of the story happened: at its hour, or just now when that hour
+        has not come yet today. Loaded at 01:00, the invoice entered "today at 09:00" is
+        still entered (and the one paid "today" still paid), so the demo is the same
+        whatever the hour it is loaded."""
+        return min(self._local(day, at), self.now - timedelta(microseconds=1))
 
     def _local(self, day: date, at: time) -> datetime:
         return datetime.combine(day, at, tzinfo=self.zone).astimezone(UTC)
